@@ -1,0 +1,188 @@
+// tokenpass/error.h: how tokenpass reports failure. Everything fed by the outside
+// world (tokens, keys, JWK sets, HTTP) returns a `Result<T>`: a value or an `Error`
+// whose `code` is a stable `errc` and whose `detail` is a short text for logs. The
+// `errc` names are the `tokenpass` CLI's error codes.
+#pragma once
+
+#include <exception>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+#include "tokenpass/export.h"
+
+namespace tokenpass {
+
+// errc: why a token, key or request was refused. Append only; values are never
+// reused; 0 is never an error. Token codes are below 100, library-only codes from 100.
+enum class errc {
+  malformed = 1,
+  unsupported_alg,
+  alg_not_allowed,
+  key_not_found,
+  key_unusable,
+  bad_signature,
+  expired,
+  not_yet_valid,
+  issued_in_future,
+  too_old,
+  bad_issuer,
+  bad_audience,
+  bad_subject,
+  bad_type,
+  missing_claim,
+  bad_claim,
+  insufficient_scope,
+  unknown_crit,
+  too_large,
+  replayed,
+  no_token = 100,
+  invalid_request,
+  key_source_unavailable,
+};
+
+// to_string returns the CLI spelling of `code` ("bad_signature"), or "unknown".
+TOKENPASS_EXPORT std::string_view to_string(errc code) noexcept;
+
+// errc_from_string parses the CLI spelling back; nullopt for anything else.
+TOKENPASS_EXPORT std::optional<errc> errc_from_string(std::string_view name) noexcept;
+
+// category is the one `std::error_category` of tokenpass, named "tokenpass".
+TOKENPASS_EXPORT const std::error_category& category() noexcept;
+
+// make_error_code lets `errc` convert to `std::error_code`.
+TOKENPASS_EXPORT std::error_code make_error_code(errc code) noexcept;
+
+// Error: a code to branch on and a detail to log. `detail` never holds key
+// material or the whole token.
+struct Error {
+  errc code = errc::malformed;
+  std::string detail;
+};
+
+// make_error is shorthand for `Error{code, std::string(detail)}`.
+inline Error make_error(errc code, std::string_view detail = {}) {
+  return Error{code, std::string(detail)};
+}
+
+// bad_result_access is thrown by `Result<T>::value()` when the result holds an error.
+class TOKENPASS_EXPORT bad_result_access : public std::exception {
+ public:
+  explicit bad_result_access(Error error) : error_(std::move(error)) {}
+  const char* what() const noexcept override;
+  const Error& error() const noexcept { return error_; }
+
+ private:
+  Error error_;
+};
+
+namespace detail {
+[[noreturn]] TOKENPASS_EXPORT void result_terminate() noexcept;
+}  // namespace detail
+
+// Result<T> holds a `T` or an `Error`, shaped like C++23 `std::expected<T, Error>`:
+// test it with `operator bool`, read with `*`/`->` (which terminate on an error, in
+// every build type) or `value()` (which throws `bad_result_access`), and `error()`.
+template <class T>
+class [[nodiscard]] Result {
+  static_assert(!std::is_reference_v<T>, "Result<T&> is not supported");
+  static_assert(!std::is_same_v<std::decay_t<T>, Error>, "Result<Error> is ambiguous");
+
+ public:
+  using value_type = T;
+
+  // A value, or anything a `T` is made from.
+  template <class U = T,
+            class = std::enable_if_t<std::is_constructible_v<T, U&&> &&
+                                     !std::is_same_v<std::decay_t<U>, Error> &&
+                                     !std::is_same_v<std::decay_t<U>, Result>>>
+  Result(U&& value)  // NOLINT(google-explicit-constructor): mirrors std::expected
+      : state_(std::in_place_index<0>, std::forward<U>(value)) {}
+  Result(Error error)  // NOLINT(google-explicit-constructor)
+      : state_(std::in_place_index<1>, std::move(error)) {}
+
+  bool has_value() const noexcept { return state_.index() == 0; }
+  explicit operator bool() const noexcept { return has_value(); }
+
+  T& operator*() & noexcept { return checked(); }
+  const T& operator*() const& noexcept { return const_cast<Result*>(this)->checked(); }
+  T&& operator*() && noexcept { return std::move(checked()); }
+  T* operator->() noexcept { return &checked(); }
+  const T* operator->() const noexcept { return &const_cast<Result*>(this)->checked(); }
+
+  T& value() & {
+    throw_if_error();
+    return std::get<0>(state_);
+  }
+  const T& value() const& {
+    throw_if_error();
+    return std::get<0>(state_);
+  }
+  T&& value() && {
+    throw_if_error();
+    return std::move(std::get<0>(state_));
+  }
+  template <class U>
+  T value_or(U&& fallback) const& {
+    return has_value() ? std::get<0>(state_) : static_cast<T>(std::forward<U>(fallback));
+  }
+
+  // error returns the error; calling it on a value terminates.
+  const Error& error() const& noexcept {
+    if (has_value()) detail::result_terminate();
+    return std::get<1>(state_);
+  }
+  Error&& error() && noexcept {
+    if (has_value()) detail::result_terminate();
+    return std::move(std::get<1>(state_));
+  }
+
+ private:
+  T& checked() noexcept {
+    if (!has_value()) detail::result_terminate();
+    return *std::get_if<0>(&state_);
+  }
+  void throw_if_error() const {
+    if (!has_value()) throw bad_result_access(std::get<1>(state_));
+  }
+
+  std::variant<T, Error> state_;
+};
+
+// Result<void>: success or an `Error`.
+template <>
+class [[nodiscard]] Result<void> {
+ public:
+  using value_type = void;
+
+  Result() = default;
+  Result(Error error) : error_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
+
+  bool has_value() const noexcept { return !error_.has_value(); }
+  explicit operator bool() const noexcept { return has_value(); }
+  void value() const {
+    if (error_) throw bad_result_access(*error_);
+  }
+  const Error& error() const& noexcept {
+    if (!error_) detail::result_terminate();
+    return *error_;
+  }
+
+ private:
+  std::optional<Error> error_;
+};
+
+// is_token_error: the code rejects the token itself (401/403), as opposed to a missing
+// token, a bad request or an unavailable key source.
+TOKENPASS_EXPORT bool is_token_error(const Error& e) noexcept;
+
+}  // namespace tokenpass
+
+namespace std {
+template <>
+struct is_error_code_enum<tokenpass::errc> : true_type {};
+}  // namespace std

@@ -1,0 +1,133 @@
+// tokenpass/jws.h: compact JWS (RFC 7515) signing and verification. Verification here
+// checks the signature and the header rules only (RFC 8725): the algorithm comes from
+// the key, never from the token; `none` does not exist; header keys (`jwk`, `jku`,
+// `x5u`, `x5c`) are never used; an unknown `crit` rejects (so `b64:false` does);
+// base64url must be canonical; duplicate JSON members reject; sizes are bounded. The
+// payload is returned as bytes and is not parsed: claims are the verifier's business.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "tokenpass/algorithm.h"
+#include "tokenpass/error.h"
+#include "tokenpass/export.h"
+#include "tokenpass/jwk.h"
+
+namespace tokenpass {
+
+namespace internal {
+struct JwsAccess;
+}  // namespace internal
+
+// Limits on untrusted JSON (headers, payloads, JWKs).
+struct JsonLimits {
+  std::size_t max_depth = 32;       // nesting of arrays and objects
+  std::size_t max_members = 1000;   // members of one object, elements of one array
+  std::size_t max_string = 16384;   // bytes of one string (or member name)
+};
+
+// Default largest token accepted, in bytes, before any decoding.
+inline constexpr std::size_t kDefaultMaxTokenSize = 64 * 1024;
+
+struct JwsSignOptions {
+  // alg: the algorithm to sign with; default the key's `default_alg()`. It must be
+  // one the key accepts.
+  std::optional<Alg> alg;
+  // kid: written into the header; default the key's kid (omitted when empty).
+  std::optional<std::string> kid;
+  // typ: written into the header; nullopt leaves it out.
+  std::optional<std::string> typ = std::string("JWT");
+  // extra_header: more protected header members (`cty`, private names; `kid` and
+  // `typ` here win over the fields above). `alg`, `crit` and `b64` are refused.
+  nlohmann::json extra_header = nlohmann::json::object();
+};
+
+struct JwsVerifyOptions {
+  // algorithms: narrows what the keys accept; empty means no narrowing.
+  std::vector<Alg> algorithms;
+  // typ: when set, the header `typ` must match, case-insensitively and ignoring an
+  // `application/` prefix on either side (RFC 7515 §4.1.9); missing is bad_type.
+  std::optional<std::string> typ;
+  // critical: `crit` names the caller handles itself; any other name is unknown_crit.
+  std::vector<std::string> critical;
+  std::size_t max_token_size = kDefaultMaxTokenSize;
+  JsonLimits json_limits;
+};
+
+// VerifiedJws: a JWS whose signature held under one of the caller's keys. Only
+// `verify_jws` makes one.
+class TOKENPASS_EXPORT VerifiedJws {
+ public:
+  const nlohmann::json& header() const noexcept { return header_; }
+  // payload: the decoded payload bytes, exactly as signed.
+  const std::string& payload() const noexcept { return payload_; }
+  Alg alg() const noexcept { return alg_; }
+  // kid: the header's kid ("" when absent).
+  const std::string& kid() const noexcept { return kid_; }
+  // key: the key whose check succeeded.
+  const Key& key() const noexcept { return key_; }
+
+ private:
+  friend struct internal::JwsAccess;
+  VerifiedJws(nlohmann::json header, std::string payload, Alg alg, std::string kid, Key key);
+  nlohmann::json header_;
+  std::string payload_;
+  Alg alg_;
+  std::string kid_;
+  Key key_;
+};
+
+// UnverifiedJws: a decoded JWS that nobody checked. For debugging and `inspect` only;
+// it converts to nothing that a verified token is expected to be.
+class TOKENPASS_EXPORT UnverifiedJws {
+ public:
+  const nlohmann::json& header() const noexcept { return header_; }
+  // payload_bytes: the decoded payload; payload_json: it parsed as JSON, if it does.
+  const std::string& payload_bytes() const noexcept { return payload_; }
+  const std::optional<nlohmann::json>& payload_json() const noexcept { return payload_json_; }
+  const std::string& signature() const noexcept { return signature_; }
+
+ private:
+  friend struct internal::JwsAccess;
+  UnverifiedJws() = default;
+  nlohmann::json header_;
+  std::string payload_;
+  std::optional<nlohmann::json> payload_json_;
+  std::string signature_;
+};
+
+// sign_jws signs `payload` with `key` and returns the compact JWS. Errors:
+// key_unusable when the key cannot sign (public, `use`/`key_ops` forbid it);
+// alg_not_allowed when `options.alg` does not fit the key; malformed when
+// `extra_header` is not an object or names `alg`, `crit` or `b64`. Thread-safe.
+TOKENPASS_EXPORT Result<std::string> sign_jws(const Key& key, std::string_view payload,
+                                              const JwsSignOptions& options = {});
+
+// verify_jws checks `compact` against `key` or `keys` (kid selection, else every key
+// whose type and algorithm fit, in order). It does not throw. Errors, in the order
+// they are checked: too_large, malformed (structure, base64url, header JSON),
+// unsupported_alg, unknown_crit, bad_type, key_not_found, alg_not_allowed,
+// key_unusable, bad_signature, then malformed for a payload that is not canonical
+// base64url. Leading and trailing white space around the token is ignored.
+// Thread-safe.
+TOKENPASS_EXPORT Result<VerifiedJws> verify_jws(std::string_view compact, const Key& key,
+                                                const JwsVerifyOptions& options = {});
+TOKENPASS_EXPORT Result<VerifiedJws> verify_jws(std::string_view compact, const KeySet& keys,
+                                                const JwsVerifyOptions& options = {});
+
+// decode_unverified splits and decodes `compact` WITHOUT checking its signature.
+// Errors: too_large, malformed.
+TOKENPASS_EXPORT Result<UnverifiedJws> decode_unverified(
+    std::string_view compact, std::size_t max_token_size = kDefaultMaxTokenSize);
+
+// typ_matches compares two media types as RFC 7515 §4.1.9 says: case-insensitively,
+// with an `application/` prefix ignored on either side.
+TOKENPASS_EXPORT bool typ_matches(std::string_view a, std::string_view b) noexcept;
+
+}  // namespace tokenpass

@@ -1,0 +1,8 @@
+// tokenpass/tokenpass.h: the whole public API in one include. Declares nothing itself.
+#pragma once
+
+#include "tokenpass/algorithm.h"  // IWYU pragma: export
+#include "tokenpass/error.h"      // IWYU pragma: export
+#include "tokenpass/jwk.h"        // IWYU pragma: export
+#include "tokenpass/jws.h"        // IWYU pragma: export
+#include "tokenpass/version.h"    // IWYU pragma: export

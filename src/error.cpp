@@ -1,0 +1,85 @@
+#include "tokenpass/error.h"
+
+#include <array>
+#include <cstdlib>
+#include <utility>
+
+namespace tokenpass {
+namespace {
+
+constexpr std::array<std::pair<errc, std::string_view>, 23> kNames{{
+    {errc::malformed, "malformed"},
+    {errc::unsupported_alg, "unsupported_alg"},
+    {errc::alg_not_allowed, "alg_not_allowed"},
+    {errc::key_not_found, "key_not_found"},
+    {errc::key_unusable, "key_unusable"},
+    {errc::bad_signature, "bad_signature"},
+    {errc::expired, "expired"},
+    {errc::not_yet_valid, "not_yet_valid"},
+    {errc::issued_in_future, "issued_in_future"},
+    {errc::too_old, "too_old"},
+    {errc::bad_issuer, "bad_issuer"},
+    {errc::bad_audience, "bad_audience"},
+    {errc::bad_subject, "bad_subject"},
+    {errc::bad_type, "bad_type"},
+    {errc::missing_claim, "missing_claim"},
+    {errc::bad_claim, "bad_claim"},
+    {errc::insufficient_scope, "insufficient_scope"},
+    {errc::unknown_crit, "unknown_crit"},
+    {errc::too_large, "too_large"},
+    {errc::replayed, "replayed"},
+    {errc::no_token, "no_token"},
+    {errc::invalid_request, "invalid_request"},
+    {errc::key_source_unavailable, "key_source_unavailable"},
+}};
+
+class Category final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "tokenpass"; }
+  std::string message(int value) const override {
+    return std::string(to_string(static_cast<errc>(value)));
+  }
+};
+
+}  // namespace
+
+std::string_view to_string(errc code) noexcept {
+  for (const auto& [c, name] : kNames) {
+    if (c == code) return name;
+  }
+  return "unknown";
+}
+
+std::optional<errc> errc_from_string(std::string_view name) noexcept {
+  for (const auto& [c, n] : kNames) {
+    if (n == name) return c;
+  }
+  return std::nullopt;
+}
+
+const std::error_category& category() noexcept {
+  static const Category instance;
+  return instance;
+}
+
+std::error_code make_error_code(errc code) noexcept {
+  return {static_cast<int>(code), category()};
+}
+
+const char* bad_result_access::what() const noexcept {
+  return "tokenpass: value() called on a Result that holds an error";
+}
+
+namespace detail {
+void result_terminate() noexcept {
+  // Dereferencing an error Result is a programming error, caught in every build type.
+  std::abort();
+}
+}  // namespace detail
+
+bool is_token_error(const Error& e) noexcept {
+  const int v = static_cast<int>(e.code);
+  return v > 0 && v < static_cast<int>(errc::no_token);
+}
+
+}  // namespace tokenpass
