@@ -82,4 +82,77 @@ bool is_token_error(const Error& e) noexcept {
   return v > 0 && v < static_cast<int>(errc::no_token);
 }
 
+int http_status(const Error& e) noexcept {
+  switch (e.code) {
+    case errc::no_token:
+      return 401;
+    case errc::invalid_request:
+      return 400;
+    case errc::insufficient_scope:
+      return 403;
+    case errc::key_source_unavailable:
+      return 503;
+    default:
+      return 401;
+  }
+}
+
+namespace {
+
+// RFC 6750 §3: attribute values are quoted-strings; error and scope values are
+// limited to %x20-21 / %x23-5B / %x5D-7E, so anything else is dropped, and a realm
+// (free text) gets its quotes and backslashes escaped.
+std::string quoted(std::string_view value) {
+  std::string out = "\"";
+  for (const char c : value) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u > 0x7E) continue;
+    if (c == '"' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  out.push_back('"');
+  return out;
+}
+
+std::string_view description(errc code) {
+  switch (code) {
+    case errc::invalid_request:
+      return "The request is missing a required parameter or is otherwise malformed";
+    case errc::insufficient_scope:
+      return "The access token does not grant the required scope";
+    case errc::expired:
+      return "The access token expired";
+    case errc::not_yet_valid:
+      return "The access token is not valid yet";
+    default:
+      return "The access token is invalid";
+  }
+}
+
+}  // namespace
+
+std::optional<std::string> www_authenticate(const Error& e, std::string_view realm,
+                                            const std::vector<std::string>& scopes,
+                                            bool with_description) {
+  if (e.code == errc::key_source_unavailable) return std::nullopt;
+  std::string out = "Bearer realm=" + quoted(realm);
+  // RFC 6750 §3.1: a request without any authentication gets no error code.
+  if (e.code == errc::no_token) return out;
+  const bool scope_error = e.code == errc::insufficient_scope;
+  out += ", error=";
+  out += e.code == errc::invalid_request ? "\"invalid_request\""
+         : scope_error                   ? "\"insufficient_scope\""
+                                         : "\"invalid_token\"";
+  if (with_description) out += ", error_description=" + quoted(description(e.code));
+  if (scope_error && !scopes.empty()) {
+    std::string joined;
+    for (const auto& s : scopes) {
+      if (!joined.empty()) joined.push_back(' ');
+      joined += s;
+    }
+    out += ", scope=" + quoted(joined);
+  }
+  return out;
+}
+
 }  // namespace tokenpass

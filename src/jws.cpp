@@ -11,6 +11,7 @@
 
 #include "internal/base64url.h"
 #include "internal/json.h"
+#include "internal/jws_impl.h"
 #include "internal/key_data.h"
 #include "internal/openssl.h"
 
@@ -312,30 +313,42 @@ bool narrowed_allows(const JwsVerifyOptions& options, Alg alg, Curve crv) {
                      [&](Alg a) { return algs_match(a, alg, crv); });
 }
 
-Result<VerifiedJws> verify_impl(std::string_view compact, const Key* keys, std::size_t count,
-                                const JwsVerifyOptions& options) {
+}  // namespace
+
+namespace internal {
+
+Result<ParsedJws> parse_jws(std::string_view compact, const JwsVerifyOptions& options) {
   auto parts = split(compact, options.max_token_size);
   if (!parts) return parts.error();
   auto header = decode_header(parts->header_b64, options.json_limits);
   if (!header) return header.error();
   auto facts = check_header(*header, options);
   if (!facts) return facts.error();
-  std::string signature;
-  if (!internal::b64url_decode(parts->signature_b64, signature)) {
+  ParsedJws parsed;
+  if (!internal::b64url_decode(parts->signature_b64, parsed.signature)) {
     return make_error(errc::malformed, "signature is not canonical base64url");
   }
+  parsed.signing_input = parts->signing_input;
+  parsed.payload_b64 = parts->payload_b64;
+  parsed.header = std::move(*header);
+  parsed.alg = facts->alg;
+  parsed.kid = std::move(facts->kid);
+  return parsed;
+}
 
+Result<VerifiedJws> verify_parsed(ParsedJws& parsed, const Key* keys, std::size_t count,
+                                  const JwsVerifyOptions& options) {
   // RFC 7515 §4.1.4 and cli-contract rule 2: a kid picks the keys with that kid; keys
   // without a kid may serve any token; a token without a kid tries every key.
   std::vector<const Key*> candidates;
-  if (!facts->kid.empty()) {
+  if (!parsed.kid.empty()) {
     for (std::size_t i = 0; i < count; ++i) {
-      if (keys[i].kid() == facts->kid) candidates.push_back(&keys[i]);
+      if (keys[i].kid() == parsed.kid) candidates.push_back(&keys[i]);
     }
   }
   if (candidates.empty()) {
     for (std::size_t i = 0; i < count; ++i) {
-      if (facts->kid.empty() || keys[i].kid().empty()) candidates.push_back(&keys[i]);
+      if (parsed.kid.empty() || keys[i].kid().empty()) candidates.push_back(&keys[i]);
     }
   }
   if (candidates.empty()) {
@@ -346,7 +359,7 @@ Result<VerifiedJws> verify_impl(std::string_view compact, const Key* keys, std::
   bool refused_use = false;
   for (const Key* key : candidates) {
     // RFC 8725 §3.1: the key decides which algorithms are acceptable, not the token.
-    if (!key->accepts(facts->alg) || !narrowed_allows(options, facts->alg, key->curve())) {
+    if (!key->accepts(parsed.alg) || !narrowed_allows(options, parsed.alg, key->curve())) {
       continue;
     }
     if (!key->can_verify()) {
@@ -354,21 +367,33 @@ Result<VerifiedJws> verify_impl(std::string_view compact, const Key* keys, std::
       continue;
     }
     tried = true;
-    if (!check_signature(KeyAccess::data(*key), facts->alg, parts->signing_input, signature)) {
+    if (!check_signature(KeyAccess::data(*key), parsed.alg, parsed.signing_input,
+                         parsed.signature)) {
       continue;
     }
     std::string payload;
-    if (!internal::b64url_decode(parts->payload_b64, payload)) {
+    if (!internal::b64url_decode(parsed.payload_b64, payload)) {
       return make_error(errc::malformed, "payload is not canonical base64url");
     }
-    return internal::JwsAccess::verified(std::move(*header), std::move(payload), facts->alg,
-                                         std::move(facts->kid), *key);
+    return JwsAccess::verified(std::move(parsed.header), std::move(payload), parsed.alg,
+                               std::move(parsed.kid), *key);
   }
   if (tried) return make_error(errc::bad_signature, "signature does not verify");
   if (refused_use) {
     return make_error(errc::key_unusable, "the key's \"use\" or \"key_ops\" forbid verifying");
   }
   return make_error(errc::alg_not_allowed, "the token's alg is not one the key accepts");
+}
+
+}  // namespace internal
+
+namespace {
+
+Result<VerifiedJws> verify_impl(std::string_view compact, const Key* keys, std::size_t count,
+                                const JwsVerifyOptions& options) {
+  auto parsed = internal::parse_jws(compact, options);
+  if (!parsed) return parsed.error();
+  return internal::verify_parsed(*parsed, keys, count, options);
 }
 
 template <class Fn>

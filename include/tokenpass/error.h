@@ -12,6 +12,7 @@
 #include <type_traits>
 #include <utility>
 #include <variant>
+#include <vector>
 
 #include "tokenpass/export.h"
 
@@ -179,6 +180,21 @@ class [[nodiscard]] Result<void> {
 // is_token_error: the code rejects the token itself (401/403), as opposed to a missing
 // token, a bad request or an unavailable key source.
 TOKENPASS_EXPORT bool is_token_error(const Error& e) noexcept;
+
+// http_status maps an error to the status a resource server answers with (RFC 6750
+// §3.1): 401 for no_token and every token error but insufficient_scope, 403 for
+// insufficient_scope, 400 for invalid_request, 503 for key_source_unavailable.
+TOKENPASS_EXPORT int http_status(const Error& e) noexcept;
+
+// www_authenticate builds the RFC 6750 §3 `WWW-Authenticate` value for `e`:
+// `Bearer realm="…"` alone for no_token; with `error="invalid_request"`,
+// `error="invalid_token"` or `error="insufficient_scope", scope="…"` (the `scopes` the
+// resource needs). With `with_description`, an `error_description` from a fixed
+// per-code table is added; it never echoes the token or `e.detail`. Attribute values
+// are quoted and escaped. nullopt for key_source_unavailable, which has no challenge.
+TOKENPASS_EXPORT std::optional<std::string> www_authenticate(
+    const Error& e, std::string_view realm, const std::vector<std::string>& scopes = {},
+    bool with_description = false);
 
 }  // namespace tokenpass
 

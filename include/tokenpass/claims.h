@@ -1,0 +1,101 @@
+// tokenpass/claims.h: the claims of a JWT (RFC 7519), read with types, and a builder
+// to make them. A `Claims` says nothing about trust: a verified token's claims come
+// from `VerifiedToken::claims()`.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "tokenpass/error.h"
+#include "tokenpass/export.h"
+
+namespace tokenpass {
+
+// Largest NumericDate accepted (RFC 7519 §2 allows any JSON number; tokenpass keeps
+// to the integers a double holds exactly).
+inline constexpr double kMaxNumericDate = 9007199254740992.0;  // 2^53
+
+// NumericDate: a point in time with the fractions of a second a JWT may carry, and
+// the range (up to 2^53 s) that a nanosecond system_clock::time_point cannot hold.
+using NumericDate =
+    std::chrono::time_point<std::chrono::system_clock, std::chrono::duration<double>>;
+
+class TOKENPASS_EXPORT Claims {
+ public:
+  Claims() : json_(nlohmann::json::object()) {}
+
+  // from_json wraps a claims object and checks the types of the registered claims
+  // (see `check_types`). Errors: malformed when `claims` is not an object, bad_claim.
+  static Result<Claims> from_json(nlohmann::json claims);
+
+  // check_types: iss, sub, jti, client_id are strings; aud is a string or an array of
+  // strings; exp, nbf, iat are NumericDates (a JSON number, integer or not, finite,
+  // non-negative, below 2^53); scope is a string; scp is a string or an array of
+  // strings. Anything else is bad_claim.
+  static Result<void> check_types(const nlohmann::json& claims);
+
+  std::optional<std::string> issuer() const { return string_claim("iss"); }
+  std::optional<std::string> subject() const { return string_claim("sub"); }
+  std::optional<std::string> jwt_id() const { return string_claim("jti"); }
+  std::optional<std::string> client_id() const { return string_claim("client_id"); }
+  // audience: `aud` as a list (a single string becomes one element).
+  std::vector<std::string> audience() const;
+  // expires_at / not_before / issued_at: nullopt when absent (or ill-typed).
+  std::optional<NumericDate> expires_at() const { return numeric_date("exp"); }
+  std::optional<NumericDate> not_before() const { return numeric_date("nbf"); }
+  std::optional<NumericDate> issued_at() const { return numeric_date("iat"); }
+  // scopes: from `scope` (space-separated) when present, else `scp` (an array, or a
+  // space-separated string). Empty entries are dropped.
+  std::vector<std::string> scopes() const;
+  bool has_scope(std::string_view scope) const;
+  // cnf: the confirmation claim (RFC 7800), if it is an object.
+  std::optional<nlohmann::json> cnf() const;
+
+  bool contains(std::string_view name) const { return json_.contains(name); }
+  // get: any member as JSON; nullopt when absent.
+  std::optional<nlohmann::json> get(std::string_view name) const;
+  const nlohmann::json& json() const noexcept { return json_; }
+
+ private:
+  explicit Claims(nlohmann::json j) : json_(std::move(j)) {}
+  std::optional<std::string> string_claim(const char* name) const;
+  std::optional<NumericDate> numeric_date(const char* name) const;
+  nlohmann::json json_;
+};
+
+// ClaimsBuilder: sets claims for `Issuer::issue` or `sign_jws`. Times are written as
+// integer NumericDates (seconds since the epoch).
+class TOKENPASS_EXPORT ClaimsBuilder {
+ public:
+  ClaimsBuilder() : json_(nlohmann::json::object()) {}
+
+  ClaimsBuilder& issuer(std::string iss);
+  ClaimsBuilder& subject(std::string sub);
+  ClaimsBuilder& audience(std::string aud);
+  ClaimsBuilder& audience(std::vector<std::string> aud);
+  ClaimsBuilder& expires_at(std::chrono::system_clock::time_point t);
+  ClaimsBuilder& not_before(std::chrono::system_clock::time_point t);
+  ClaimsBuilder& issued_at(std::chrono::system_clock::time_point t);
+  ClaimsBuilder& jwt_id(std::string jti);
+  ClaimsBuilder& client_id(std::string id);
+  // scopes writes `scope` as one space-separated string (RFC 8693 §4.2, RFC 9068).
+  ClaimsBuilder& scopes(const std::vector<std::string>& scopes);
+  // claim sets any member; a registered name set here is written as given.
+  ClaimsBuilder& claim(std::string name, nlohmann::json value);
+  // remove drops a member.
+  ClaimsBuilder& remove(std::string_view name);
+
+  const nlohmann::json& json() const noexcept { return json_; }
+  // to_string: the compact JSON text.
+  std::string to_string() const { return json_.dump(); }
+
+ private:
+  nlohmann::json json_;
+};
+
+}  // namespace tokenpass

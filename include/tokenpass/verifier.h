@@ -1,0 +1,148 @@
+// tokenpass/verifier.h: checking incoming tokens. Build a Verifier once from a
+// KeySource and a Policy and share it across request threads. Callers learn about a
+// token only through VerifiedToken, and only a Verifier can make one.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "tokenpass/algorithm.h"
+#include "tokenpass/claims.h"
+#include "tokenpass/error.h"
+#include "tokenpass/export.h"
+#include "tokenpass/jwk.h"
+#include "tokenpass/jws.h"
+#include "tokenpass/key_source.h"
+
+namespace tokenpass {
+
+// Clock: where a policy reads the time. Tests pass a fixed one.
+using Clock = std::function<std::chrono::system_clock::time_point()>;
+
+// CustomCheck: a rule of the service's own over verified claims; return an `Error`
+// (its code is reported as is) to reject.
+using CustomCheck = std::function<Result<void>(const Claims&)>;
+
+// Largest leeway a Policy accepts.
+inline constexpr std::chrono::seconds kMaxLeeway{600};
+
+// Policy: what a token must satisfy beyond its signature. Plain fields; a Verifier
+// checks them once, at construction.
+struct TOKENPASS_EXPORT Policy {
+  // issuers: `iss` must equal one of them. Empty is a mistake unless `any_issuer()`.
+  std::vector<std::string> issuers;
+  bool accept_any_issuer = false;
+  // audiences: one of the token's `aud` values must equal one of them. Empty is a
+  // mistake unless `any_audience()`.
+  std::vector<std::string> audiences;
+  bool accept_any_audience = false;
+  // subject: when set, `sub` must equal it.
+  std::optional<std::string> subject;
+  // algorithms: narrows what the keys accept (empty: no narrowing).
+  std::vector<Alg> algorithms;
+  // leeway: allowed clock skew for exp, nbf and iat; 0 to 10 minutes.
+  std::chrono::seconds leeway{60};
+  // require_exp: a token without `exp` is missing_claim (RFC 8725 §3.10 advice).
+  bool require_exp = true;
+  // max_age: when set, `iat` is required and must be no older than this (+ leeway).
+  std::optional<std::chrono::seconds> max_age;
+  // typ: when set, the header `typ` must match (case-insensitive, `application/`
+  // prefix ignored), e.g. "at+jwt" for RFC 9068 access tokens.
+  std::optional<std::string> typ;
+  // required_claims: each must be present.
+  std::vector<std::string> required_claims;
+  // required_scopes: every one must be granted.
+  std::vector<std::string> required_scopes;
+  // alternative_scopes: when not empty, at least one of these sets must be granted in
+  // full (in addition to required_scopes).
+  std::vector<std::vector<std::string>> alternative_scopes;
+  // custom_checks: run last, in order, over the claims of a token that passed the rest.
+  std::vector<CustomCheck> custom_checks;
+  // clock: defaults to std::chrono::system_clock::now.
+  Clock clock;
+  // critical: `crit` header names the service handles itself.
+  std::vector<std::string> critical;
+  std::size_t max_token_size = kDefaultMaxTokenSize;
+  JsonLimits json_limits;
+
+  // any_issuer / any_audience: the explicit way to skip those checks.
+  Policy& any_issuer() {
+    accept_any_issuer = true;
+    return *this;
+  }
+  Policy& any_audience() {
+    accept_any_audience = true;
+    return *this;
+  }
+
+  // access_token_profile: RFC 9068 JWT access tokens: typ "at+jwt" and iss, exp, aud,
+  // sub, client_id, iat and jti required.
+  static Policy access_token_profile(std::vector<std::string> issuers,
+                                     std::vector<std::string> audiences);
+};
+
+// VerifiedToken: a token whose signature and claims passed a Verifier's policy.
+class TOKENPASS_EXPORT VerifiedToken {
+ public:
+  const nlohmann::json& header() const noexcept { return header_; }
+  const Claims& claims() const noexcept { return claims_; }
+  // kid: the header's kid ("" when absent). alg: the algorithm that verified.
+  const std::string& kid() const noexcept { return kid_; }
+  Alg alg() const noexcept { return alg_; }
+  // compact: the token exactly as received (white space around it removed).
+  const std::string& compact() const noexcept { return compact_; }
+  // expires_at: the token's `exp`, if it has one.
+  std::optional<NumericDate> expires_at() const { return claims_.expires_at(); }
+
+ private:
+  friend class Verifier;
+  VerifiedToken(nlohmann::json header, Claims claims, std::string kid, Alg alg,
+                std::string compact);
+  nlohmann::json header_;
+  Claims claims_;
+  std::string kid_;
+  Alg alg_;
+  std::string compact_;
+};
+
+class TOKENPASS_EXPORT Verifier {
+ public:
+  // Verifier checks `policy` once and throws std::invalid_argument when it is
+  // unusable: no issuers without any_issuer(), no audiences without any_audience(),
+  // leeway outside 0..10 min, a negative max_age, an empty required scope, a null
+  // custom check, or no key source.
+  Verifier(std::shared_ptr<const KeySource> keys, Policy policy);
+  Verifier(KeySet keys, Policy policy);
+
+  // verify checks `compact` against the keys and the policy and returns its claims. It
+  // does not throw. Checks run in a fixed order, and the first failure is reported:
+  // size (too_large), structure and header (malformed, unsupported_alg, unknown_crit,
+  // bad_type), key (key_source_unavailable, key_not_found, alg_not_allowed,
+  // key_unusable), signature (bad_signature), then the claims, parsed only now:
+  // malformed, bad_claim, missing_claim, expired, not_yet_valid, issued_in_future,
+  // too_old, bad_issuer, bad_audience, bad_subject, insufficient_scope, and whatever the
+  // custom checks return. Thread-safe.
+  Result<VerifiedToken> verify(std::string_view compact) const;
+
+  // check_claims applies only the claim rules to already-verified claims (the
+  // signature is not involved). Thread-safe.
+  Result<void> check_claims(const Claims& claims) const;
+
+  const Policy& policy() const noexcept { return policy_; }
+
+ private:
+  Result<VerifiedToken> verify_unguarded(std::string_view compact) const;
+  std::shared_ptr<const KeySource> keys_;
+  Policy policy_;
+  JwsVerifyOptions jws_options_;
+};
+
+}  // namespace tokenpass
