@@ -51,6 +51,17 @@ endif()
 file(RENAME "${prefix}" "${WORK_DIR}/moved-prefix")
 set(prefix "${WORK_DIR}/moved-prefix")
 
+# pkg-config users: the moved .pc file must point into the moved prefix.
+find_program(PKG_CONFIG_EXECUTABLE pkg-config)
+if(PKG_CONFIG_EXECUTABLE)
+  set(ENV{PKG_CONFIG_PATH} "${prefix}/lib/pkgconfig")
+  execute_process(COMMAND "${PKG_CONFIG_EXECUTABLE}" --variable=includedir tokenpass
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE includedir OUTPUT_STRIP_TRAILING_WHITESPACE)
+  if(NOT rc EQUAL 0 OR NOT EXISTS "${includedir}/tokenpass/tokenpass.h")
+    message(FATAL_ERROR "pkg-config includedir '${includedir}' does not hold tokenpass.h")
+  endif()
+endif()
+
 run("${CMAKE_COMMAND}" -S "${SOURCE_DIR}/tests/package/consumer" -B "${WORK_DIR}/consumer"
     ${compiler_args} -DCMAKE_BUILD_TYPE=Release "-DCMAKE_PREFIX_PATH=${prefix}")
 run("${CMAKE_COMMAND}" --build "${WORK_DIR}/consumer")
