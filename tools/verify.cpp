@@ -1,0 +1,273 @@
+// tools/verify.cpp: `tokenpass verify (--key KEYFILE | --jwks-url URL | --issuer-url URL)
+// [options] [TOKEN|-]`.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "cli.h"
+#include "tokenpass/jwk.h"
+#include "tokenpass/jws.h"
+#include "tokenpass/key_source.h"
+#include "tokenpass/verifier.h"
+
+namespace tokenpass::cli {
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: tokenpass verify --key KEYFILE [--alg ALG]... [--iss ISS]... [--aud AUD]...\n"
+    "                        [--sub SUB] [--scope SCOPE]... [--typ TYP] [--leeway SECONDS]\n"
+    "                        [--now EPOCH] [--require CLAIM]... [--max-age SECONDS]\n"
+    "                        [--max-size BYTES] [--payload-only] [TOKEN|-]\n"
+    "       tokenpass verify (--jwks-url URL | --issuer-url URL) [--allow-http] [...]\n"
+    "\n"
+    "Verifies TOKEN (the token text; stdin when absent or -) and prints its claims.\n"
+    "  --key KEYFILE     JWK, JWK set, PEM public key, PEM certificate or oct JWK; a\n"
+    "                    private key is used through its public half\n"
+    "  --alg ALG         accepted algorithms (default: the key's \"alg\", else every one\n"
+    "                    its type and size fit)\n"
+    "  --iss ISS         accepted issuer; repeat for several (default: not checked)\n"
+    "  --aud AUD         accepted audience; repeat for several (default: not checked)\n"
+    "  --sub SUB         required subject\n"
+    "  --scope SCOPE     required scope; repeat, all must be granted\n"
+    "  --typ TYP         required header typ (case-insensitive, application/ ignored)\n"
+    "  --leeway SECONDS  clock skew allowed for exp, nbf, iat (default 0, at most 600)\n"
+    "  --now EPOCH       the current time, in seconds since the epoch\n"
+    "  --require CLAIM   the claim must be present (exp is not required otherwise)\n"
+    "  --max-age SECONDS iat is required and must be at most this old\n"
+    "  --max-size BYTES  largest token accepted (default 65536)\n"
+    "  --payload-only    check only the signature and header rules; print the payload\n"
+    "                    bytes exactly\n"
+    "  --jwks-url URL    fetch the JWK set from URL (HTTPS unless --allow-http)\n"
+    "  --issuer-url URL  find the JWK set through the issuer's metadata\n";
+
+// Where the keys come from. Remote sources (--jwks-url, --issuer-url) plug in here as
+// another KeySource; the rest of verify does not change.
+struct KeySpec {
+  std::optional<std::string> key_file;
+  std::optional<std::string> jwks_url;
+  std::optional<std::string> issuer_url;
+  bool allow_http = false;
+};
+
+struct OpenedKeys {
+  std::shared_ptr<const KeySource> source;
+  std::vector<SkippedKey> skipped;  // refused members of a JWK set file
+};
+
+KeySpec read_key_spec(const Args& args) {
+  KeySpec spec;
+  spec.key_file = args.get("--key");
+  spec.jwks_url = args.get("--jwks-url");
+  spec.issuer_url = args.get("--issuer-url");
+  spec.allow_http = args.has("--allow-http");
+  const int given = (spec.key_file ? 1 : 0) + (spec.jwks_url ? 1 : 0) + (spec.issuer_url ? 1 : 0);
+  if (given == 0) usage_error("verify needs --key, --jwks-url or --issuer-url (see --help)");
+  if (given > 1) usage_error("give only one of --key, --jwks-url and --issuer-url");
+  return spec;
+}
+
+void check_url(const char* option, const std::string& url, bool allow_http) {
+  if (url.rfind("https://", 0) == 0) return;
+  if (allow_http && url.rfind("http://", 0) == 0) return;
+  usage_error(std::string(option) + " must be an https:// URL" +
+              (allow_http ? " or an http:// URL" : " (http:// needs --allow-http)"));
+}
+
+OpenedKeys open_remote(const KeySpec& spec) {
+  const char* option = spec.jwks_url ? "--jwks-url" : "--issuer-url";
+  check_url(option, spec.jwks_url ? *spec.jwks_url : *spec.issuer_url, spec.allow_http);
+  // Remote key sets (RemoteJwks, OIDC / RFC 8414 discovery) come with a later issue.
+  // With --issuer-url, the discovered `issuer` will also become the accepted `iss`.
+  usage_error(std::string(option) + ": remote key sets are not supported by this build yet");
+}
+
+OpenedKeys open_keys(const KeySpec& spec) {
+  if (!spec.key_file) return open_remote(spec);
+  KeyFile file = load_key_file(*spec.key_file);
+  std::vector<Key> keys;
+  bool any_verifies = false;
+  for (const Key& key : file.keys) {
+    // cli-contract rule 1: a private key is used through its public half.
+    keys.push_back(key.is_private() && !key.is_symmetric() ? check(key.public_key()) : key);
+    any_verifies = any_verifies || key.can_verify();
+  }
+  // Rule 1: `use` other than "sig" or `key_ops` without "verify" refuse the key. A JWK
+  // set may mix in such keys (encryption keys); it is refused only if none is left.
+  if (!any_verifies) {
+    fail(make_error(errc::key_unusable, "the key's \"use\" or \"key_ops\" forbid verifying"));
+  }
+  OpenedKeys out;
+  out.source = std::make_shared<const StaticKeySource>(KeySet(std::move(keys)));
+  out.skipped = std::move(file.skipped);
+  return out;
+}
+
+std::chrono::system_clock::time_point parse_now(const std::string& text) {
+  char* end = nullptr;
+  const double t = text.empty() ? -1 : std::strtod(text.c_str(), &end);
+  // The clock is a nanosecond time_point: it ends in 2262.
+  const double max =
+      std::chrono::duration<double>(std::chrono::system_clock::duration::max()).count() / 2;
+  if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(t) || t < 0 || t > max) {
+    usage_error("--now needs a time in seconds since the epoch");
+  }
+  return std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(
+          std::chrono::duration<double>(t)));
+}
+
+std::vector<Alg> parse_algs(const Args& args) {
+  std::vector<Alg> algs;
+  for (const auto& a : args.all("--alg")) algs.push_back(parse_alg("--alg", a));
+  return algs;
+}
+
+std::optional<std::string> parse_typ(const Args& args) {
+  auto typ = args.get("--typ");
+  if (typ && typ->empty()) usage_error("--typ is empty");
+  return typ;
+}
+
+std::size_t parse_max_size(const Args& args) {
+  const auto v = args.get("--max-size");
+  if (!v) return kDefaultMaxTokenSize;
+  return static_cast<std::size_t>(parse_int("--max-size", *v, 1, INT32_MAX));
+}
+
+// token_kid: the kid the token's header names, read without trusting it, to ask the key
+// source for the right set (a remote source refreshes on an unknown kid).
+std::string token_kid(const std::string& token, std::size_t max_size) {
+  auto u = decode_unverified(token, max_size);
+  if (!u) return {};
+  const auto it = u->header().find("kid");
+  return it != u->header().end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+// explain_not_found: a token naming the kid of a JWK set member that was refused is
+// told key_unusable (rule 1), not key_not_found.
+void explain_not_found(const Error& e, const OpenedKeys& keys, const std::string& kid) {
+  if (e.code != errc::key_not_found || kid.empty()) return;
+  for (const auto& s : keys.skipped) {
+    if (s.kid == kid)
+      fail(make_error(errc::key_unusable, "the key with this kid: " + s.error.detail));
+  }
+}
+
+int verify_payload_only(const Args& args, const OpenedKeys& keys, const std::string& token) {
+  // cli-contract "verify": the claims are not parsed or checked; the header rules
+  // (alg, crit, typ) and the signature are (rule 9).
+  JwsVerifyOptions options;
+  options.algorithms = parse_algs(args);
+  options.typ = parse_typ(args);
+  options.max_token_size = parse_max_size(args);
+  const std::string kid = token_kid(token, options.max_token_size);
+  const auto set = check(keys.source->keys_for(kid));
+  auto jws = verify_jws(token, *set, options);
+  if (!jws) {
+    explain_not_found(jws.error(), keys, kid);
+    fail(std::move(jws).error());
+  }
+  write_out(jws->payload());
+  return kExitOk;
+}
+
+}  // namespace
+
+int run_verify(const std::vector<std::string>& argv) {
+  const Args args = Args::parse(argv,
+                                {{"--key"},
+                                 {"--jwks-url"},
+                                 {"--issuer-url"},
+                                 {"--allow-http", false},
+                                 {"--alg", true, true},
+                                 {"--iss", true, true},
+                                 {"--aud", true, true},
+                                 {"--sub"},
+                                 {"--scope", true, true},
+                                 {"--typ"},
+                                 {"--leeway"},
+                                 {"--now"},
+                                 {"--require", true, true},
+                                 {"--max-age"},
+                                 {"--max-size"},
+                                 {"--payload-only", false}},
+                                /*max_positionals=*/1);
+  if (args.help()) {
+    std::cout << kUsage;
+    return kExitOk;
+  }
+  const KeySpec spec = read_key_spec(args);
+
+  // Every option is checked before any key or token is read: their refusals are exit 2.
+  Policy policy;
+  policy.algorithms = parse_algs(args);
+  policy.typ = parse_typ(args);
+  policy.max_token_size = parse_max_size(args);
+  // cli-contract rule 5: issuer and audience are checked only when asked for.
+  policy.issuers = args.all("--iss");
+  if (policy.issuers.empty()) policy.any_issuer();
+  policy.audiences = args.all("--aud");
+  if (policy.audiences.empty()) policy.any_audience();
+  policy.subject = args.get("--sub");
+  for (const auto& s : args.all("--scope")) {
+    // A space-separated list names several scopes, as in the `scope` claim.
+    std::size_t i = 0;
+    while (i <= s.size()) {
+      const std::size_t j = std::min(s.find(' ', i), s.size());
+      if (j > i) policy.required_scopes.push_back(s.substr(i, j - i));
+      i = j + 1;
+    }
+    if (s.find_first_not_of(' ') == std::string::npos) usage_error("--scope is empty");
+  }
+  // cli-contract rule 4: leeway 0 unless given; exp required only with --require exp.
+  policy.leeway = std::chrono::seconds(
+      args.get("--leeway") ? parse_int("--leeway", *args.get("--leeway"), 0, kMaxLeeway.count())
+                           : 0);
+  policy.require_exp = false;
+  for (const auto& c : args.all("--require")) {
+    if (c.empty()) usage_error("--require needs a claim name");
+    policy.required_claims.push_back(c);
+  }
+  if (const auto m = args.get("--max-age")) {
+    policy.max_age = std::chrono::seconds(parse_int("--max-age", *m, 0, INT32_MAX));
+  }
+  if (const auto now = args.get("--now")) {
+    const auto t = parse_now(*now);
+    policy.clock = [t] { return t; };
+  }
+  std::optional<Verifier> verifier_slot;
+  const bool payload_only = args.has("--payload-only");
+
+  if (spec.key_file && *spec.key_file == "-" && (!args.positional() || *args.positional() == "-")) {
+    usage_error("--key and the token cannot both be stdin");
+  }
+  const OpenedKeys keys = open_keys(spec);
+  const std::string token = token_argument(args.positional());
+  if (payload_only) return verify_payload_only(args, keys, token);
+
+  try {
+    verifier_slot.emplace(keys.source, std::move(policy));
+  } catch (const std::invalid_argument& e) {
+    usage_error(e.what());
+  }
+  const Verifier& verifier = *verifier_slot;
+  auto verified = verifier.verify(token);
+  if (!verified) {
+    explain_not_found(verified.error(), keys, token_kid(token, verifier.policy().max_token_size));
+    fail(std::move(verified).error());
+  }
+  // cli-contract rule 15: claim values exactly as received (64-bit integers, UTF-8).
+  write_out(verified->claims().json().dump() + "\n");
+  return kExitOk;
+}
+
+}  // namespace tokenpass::cli
