@@ -160,6 +160,22 @@ bool pairwise_ok(EVP_PKEY* pkey) {
   return ok;
 }
 
+// rsa_d_matches: (m^e)^d == m (mod n) for a fixed m, which fails for a d that does not
+// belong to n and e (but for negligibly few). d is used in constant time.
+bool rsa_d_matches(const BIGNUM* n, const BIGNUM* e, BIGNUM* d) {
+  std::unique_ptr<BN_CTX, internal::Deleter<BN_CTX_free>> ctx(BN_CTX_new());
+  internal::BnPtr m(BN_new());
+  internal::BnPtr c(BN_new());
+  internal::BnPtr back(BN_new());
+  BN_set_flags(d, BN_FLG_CONSTTIME);
+  const bool ok = ctx && m && c && back && BN_set_word(m.get(), 0x1234567) == 1 &&
+                  BN_mod_exp(c.get(), m.get(), e, n, ctx.get()) == 1 &&
+                  BN_mod_exp(back.get(), c.get(), d, n, ctx.get()) == 1 &&
+                  BN_cmp(back.get(), m.get()) == 0;
+  internal::clear_openssl_errors();
+  return ok;
+}
+
 Result<internal::PkeyPtr> rsa_from_jwk(const json& jwk) {
   auto n = b64_member(jwk, "n", true);
   if (!n) return n.error();
@@ -205,6 +221,10 @@ Result<internal::PkeyPtr> rsa_from_jwk(const json& jwk) {
   auto pkey = pkey_fromdata("RSA", bld.get(), selection);
   if (!pkey) return unusable("RSA JWK rejected by OpenSSL");
   if (crt && !pairwise_ok(pkey.get())) return unusable("RSA private key does not match n and e");
+  if (!crt && !d->empty() && !rsa_d_matches(nb.get(), eb.get(), keep.front().get())) {
+    // OpenSSL's pairwise check needs p and q, which RFC 7518 §6.3.2 lets a JWK omit.
+    return unusable("RSA private key does not match n and e");
+  }
   return pkey;
 }
 

@@ -44,6 +44,9 @@ class TOKENPASS_EXPORT Key {
   // an `alg` that the key does not fit or that is no JWS signature algorithm).
   static Result<Key> from_jwk(std::string_view json);
   static Result<Key> from_jwk(const nlohmann::json& jwk);
+  // Text overloads: without them a std::string or literal is ambiguous between the two.
+  static Result<Key> from_jwk(const std::string& json) { return from_jwk(std::string_view(json)); }
+  static Result<Key> from_jwk(const char* json) { return from_jwk(std::string_view(json)); }
 
   // from_pem reads the first PEM block it understands: SPKI public key, PKCS#8 or
   // traditional RSA/EC private key, PKCS#1 RSA public key, or an X.509 certificate
@@ -143,6 +146,12 @@ class TOKENPASS_EXPORT KeySet {
   // more than `max_keys` keys.
   static Result<KeySet> from_jwks(std::string_view json, std::size_t max_keys = 1000);
   static Result<KeySet> from_jwks(const nlohmann::json& jwks, std::size_t max_keys = 1000);
+  static Result<KeySet> from_jwks(const std::string& json, std::size_t max_keys = 1000) {
+    return from_jwks(std::string_view(json), max_keys);
+  }
+  static Result<KeySet> from_jwks(const char* json, std::size_t max_keys = 1000) {
+    return from_jwks(std::string_view(json), max_keys);
+  }
 
   // find returns the first key with this kid, or null. The pointer lives as long as
   // the set.

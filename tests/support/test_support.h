@@ -1,8 +1,10 @@
 // Shared helpers for the tests: data files, cached keys, tamper tools.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -10,6 +12,16 @@
 #include "tokenpass/tokenpass.h"
 
 namespace tp_test {
+
+// error_of: the code of a failed result, or errc{} for a success, so that
+// `CHECK(error_of(r) == errc::x)` states the exact code expected. Catch prints an errc
+// as a std::error_code ("tokenpass:5"); "tokenpass:0" means the call succeeded. (No
+// StringMaker<errc> here: other test files already print errc the default way, and two
+// different stringifications of one type in one program break the ODR.)
+template <class T>
+tokenpass::errc error_of(const tokenpass::Result<T>& r) {
+  return r ? tokenpass::errc{} : r.error().code;
+}
 
 // read_data / read_data_json: a file under tests/data.
 std::string read_data(const std::string& relative);
@@ -38,6 +50,53 @@ std::string with_header(std::string_view compact, std::string_view header_json);
 // resign_with_header: a new header, signed properly with `key` over the same payload.
 std::string resign_with_header(std::string_view compact, std::string_view header_json,
                                const tokenpass::Key& key, tokenpass::Alg alg);
+// resign_parts: "header_b64.payload_b64.MAC", the two parts taken as they are (even
+// when they are not canonical base64url) and MACed with the HMAC `key`.
+std::string resign_parts(std::string_view header_b64, std::string_view payload_b64,
+                         const tokenpass::Key& key, tokenpass::Alg alg);
+// with_signature: the same header and payload with these raw signature bytes.
+std::string with_signature(std::string_view compact, std::string_view signature);
+// set_trailing_bit: `b64` with a non-zero bit after its last full byte (so it is no
+// longer canonical). `b64.size() % 4` must be 2 or 3.
+std::string set_trailing_bit(std::string b64);
 }  // namespace tamper
+
+// public_of: the public half of `key` read back from its public JWK (kid and alg
+// kept); an oct key is returned as it is.
+tokenpass::Key public_of(const tokenpass::Key& key);
+// without_alg: the same key material and kid with no pinned "alg".
+tokenpass::Key without_alg(const tokenpass::Key& key);
+
+// Key encodings made straight with OpenSSL, for the key readers to read back.
+namespace ossl {
+std::string sha256(std::string_view bytes);
+// base64: standard base64 with padding, as "x5c" uses.
+std::string base64(std::string_view bytes);
+std::string spki_der(const tokenpass::Key& key);
+std::string pkcs8_der(const tokenpass::Key& key);
+// traditional_pem / traditional_der: "RSA PRIVATE KEY" / "EC PRIVATE KEY" forms.
+std::string traditional_pem(const tokenpass::Key& key);
+std::string traditional_der(const tokenpass::Key& key);
+// pkcs1_public_pem: "RSA PUBLIC KEY".
+std::string pkcs1_public_pem(const tokenpass::Key& key);
+// self_signed_cert_der: a one-year self-signed X.509 certificate for a private key.
+std::string self_signed_cert_der(const tokenpass::Key& key);
+std::string cert_pem(std::string_view der);
+// ecdsa_raw_to_der: R || S (equal halves) as a DER ECDSA-Sig-Value.
+std::string ecdsa_raw_to_der(std::string_view raw);
+// ec_order: the order n of the curve, big-endian, left-padded to `width` bytes.
+std::string ec_order(tokenpass::Curve crv, std::size_t width);
+
+// foreign_key_pems: {public PEM, private PEM} of a key tokenpass must refuse for JWS:
+// "X25519", "P-224" (an EC curve JWS does not use) or "RSA-PSS" (a PSS-restricted key).
+std::pair<std::string, std::string> foreign_key_pems(const std::string& kind);
+
+// WeakRsa: a 1024-bit RSA key in the forms tokenpass must refuse.
+struct WeakRsa {
+  nlohmann::json public_jwk, private_jwk;
+  std::string public_pem, private_pem, public_der;
+};
+const WeakRsa& rsa_1024();
+}  // namespace ossl
 
 }  // namespace tp_test
