@@ -28,6 +28,22 @@ namespace {
 
 Error unusable(std::string_view why) { return make_error(errc::key_unusable, why); }
 
+// Largest RSA modulus accepted: OpenSSL's own verification limit. Checked before any
+// arithmetic, so a hostile JWK with a 100 000-bit modulus costs nothing.
+constexpr int kMaxRsaBits = 16384;
+// Largest public exponent: 64 bits (OpenSSL limits e the same way for large moduli).
+constexpr int kMaxRsaExponentBits = 64;
+
+Result<void> check_rsa_public(const BIGNUM* n, const BIGNUM* e) {
+  if (BN_num_bits(n) < static_cast<int>(kMinRsaBits)) return unusable("RSA key under 2048 bits");
+  if (BN_num_bits(n) > kMaxRsaBits) return unusable("RSA key over 16384 bits");
+  // Security: e = 1 makes every padded message its own signature.
+  if (!BN_is_odd(e) || BN_is_one(e) || BN_num_bits(e) > kMaxRsaExponentBits) {
+    return unusable("RSA public exponent is invalid");
+  }
+  return {};
+}
+
 // ---- curves -------------------------------------------------------------------
 
 struct CurveInfo {
@@ -78,7 +94,15 @@ Result<std::shared_ptr<KeyData>> from_pkey(internal::PkeyPtr pkey) {
     data->kty = KeyType::RSA;
     data->bits = static_cast<std::size_t>(EVP_PKEY_get_bits(pkey.get()));
     // RFC 7518 §3.3: a key of size 2048 bits or larger MUST be used.
-    if (data->bits < kMinRsaBits) return unusable("RSA key under 2048 bits");
+    BIGNUM* n = nullptr;
+    BIGNUM* e = nullptr;
+    const bool got = EVP_PKEY_get_bn_param(pkey.get(), OSSL_PKEY_PARAM_RSA_N, &n) == 1 &&
+                     EVP_PKEY_get_bn_param(pkey.get(), OSSL_PKEY_PARAM_RSA_E, &e) == 1;
+    internal::BnPtr n_owned(n);
+    internal::BnPtr e_owned(e);
+    internal::clear_openssl_errors();
+    if (!got) return unusable("RSA key without n and e");
+    if (auto ok = check_rsa_public(n, e); !ok) return ok.error();
   } else if (id == EVP_PKEY_EC) {
     data->kty = KeyType::EC;
     char name[64] = {};
@@ -141,6 +165,15 @@ internal::BnPtr to_bn(const std::string& bytes) {
                                    static_cast<int>(bytes.size()), nullptr));
 }
 
+// Private key numbers are wiped when freed.
+using SecretBnPtr = std::unique_ptr<BIGNUM, internal::Deleter<BN_clear_free>>;
+SecretBnPtr to_secret_bn(std::string& bytes) {
+  SecretBnPtr bn(BN_bin2bn(reinterpret_cast<const unsigned char*>(bytes.data()),
+                           static_cast<int>(bytes.size()), nullptr));
+  OPENSSL_cleanse(bytes.data(), bytes.size());
+  return bn;
+}
+
 internal::PkeyPtr pkey_fromdata(const char* type, OSSL_PARAM_BLD* bld, int selection) {
   internal::ParamPtr params(OSSL_PARAM_BLD_to_param(bld));
   internal::PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr));
@@ -186,19 +219,19 @@ Result<internal::PkeyPtr> rsa_from_jwk(const json& jwk) {
   if (jwk.contains("oth")) return unusable("multi-prime RSA keys are not supported");
   auto nb = to_bn(*n);
   auto eb = to_bn(*e);
-  if (BN_num_bits(nb.get()) < static_cast<int>(kMinRsaBits)) {
-    return unusable("RSA key under 2048 bits");
-  }
-  if (!BN_is_odd(eb.get()) || BN_is_one(eb.get())) return unusable("RSA exponent is invalid");
+  if (auto ok = check_rsa_public(nb.get(), eb.get()); !ok) return ok.error();
+  // Private members are never longer than the modulus; checked before any arithmetic.
+  const std::size_t max_len = static_cast<std::size_t>(BN_num_bytes(nb.get()));
   internal::ParamBldPtr bld(OSSL_PARAM_BLD_new());
   OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, nb.get());
   OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, eb.get());
   int selection = EVP_PKEY_PUBLIC_KEY;
-  std::vector<internal::BnPtr> keep;
+  std::vector<SecretBnPtr> keep;
   bool crt = false;
   if (!d->empty()) {
     selection = EVP_PKEY_KEYPAIR;
-    keep.push_back(to_bn(*d));
+    if (d->size() > max_len) return unusable("RSA \"d\" is longer than the modulus");
+    keep.push_back(to_secret_bn(*d));
     OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_D, keep.back().get());
     static const char* const kCrt[][2] = {
         {"p", OSSL_PKEY_PARAM_RSA_FACTOR1},     {"q", OSSL_PKEY_PARAM_RSA_FACTOR2},
@@ -214,7 +247,8 @@ Result<internal::PkeyPtr> rsa_from_jwk(const json& jwk) {
       if (!crt) break;
       auto v = b64_member(jwk, m[0], true);
       if (!v) return v.error();
-      keep.push_back(to_bn(*v));
+      if (v->size() > max_len) return unusable("RSA CRT member is longer than the modulus");
+      keep.push_back(to_secret_bn(*v));
       OSSL_PARAM_BLD_push_BN(bld.get(), m[1], keep.back().get());
     }
   }
@@ -248,15 +282,14 @@ Result<internal::PkeyPtr> ec_from_jwk(const json& jwk, const CurveInfo& info) {
   internal::ParamBldPtr bld(OSSL_PARAM_BLD_new());
   OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, info.group, 0);
   OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size());
-  internal::BnPtr priv;
+  SecretBnPtr priv;
   if (!d->empty()) {
-    priv = to_bn(*d);
+    priv = to_secret_bn(*d);
     OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_PRIV_KEY, priv.get());
   }
-  auto pkey = pkey_fromdata("EC", bld.get(), d->empty() ? EVP_PKEY_PUBLIC_KEY : EVP_PKEY_KEYPAIR);
-  if (priv) BN_clear(priv.get());
+  auto pkey = pkey_fromdata("EC", bld.get(), priv ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY);
   if (!pkey) return unusable("EC public key is not a valid point on its curve");
-  if (!d->empty() && !pairwise_ok(pkey.get())) {
+  if (priv && !pairwise_ok(pkey.get())) {
     return unusable("EC private key does not match x and y");
   }
   return pkey;
@@ -417,6 +450,32 @@ void add_metadata(const KeyData& d, json& j) {
 
 int no_password(char* /*buf*/, int /*size*/, int /*rwflag*/, void* /*u*/) { return -1; }
 
+// unreadable_pem: the error for a PEM block OpenSSL would not turn into a key. When the
+// armour and base64 are sound and the contents are one DER SEQUENCE, the key inside was
+// refused (a point off its curve, an unsupported type): key_unusable; otherwise the
+// text is not a PEM key at all: malformed.
+Error unreadable_pem(std::string_view pem, std::string_view what) {
+  internal::clear_openssl_errors();
+  internal::BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  char* name = nullptr;
+  char* header = nullptr;
+  unsigned char* data = nullptr;
+  long len = 0;
+  bool armour_ok = PEM_read_bio(bio.get(), &name, &header, &data, &len) == 1 && len > 0;
+  if (armour_ok) {
+    const unsigned char* p = data;
+    ASN1_TYPE* outer = d2i_ASN1_TYPE(nullptr, &p, len);
+    armour_ok = outer != nullptr && ASN1_TYPE_get(outer) == V_ASN1_SEQUENCE && p == data + len;
+    ASN1_TYPE_free(outer);
+  }
+  OPENSSL_free(name);
+  OPENSSL_free(header);
+  if (data != nullptr) OPENSSL_clear_free(data, static_cast<std::size_t>(len));
+  internal::clear_openssl_errors();
+  if (armour_ok) return unusable(std::string(what) + " refused by OpenSSL");
+  return make_error(errc::malformed, std::string(what) + " is not readable PEM");
+}
+
 Result<Key> key_from_x509(X509* cert) {
   internal::PkeyPtr pkey(X509_get_pubkey(cert));
   if (!pkey) {
@@ -525,32 +584,25 @@ Result<Key> Key::from_pem(std::string_view pem) {
   internal::BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   if (pem.find("-----BEGIN CERTIFICATE-----") != std::string_view::npos) {
     internal::X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, no_password, nullptr));
-    if (!cert) {
-      internal::clear_openssl_errors();
-      return make_error(errc::malformed, "certificate PEM not readable");
-    }
+    if (!cert) return unreadable_pem(pem, "certificate");
     return key_from_x509(cert.get());
   }
   if (pem.find("PRIVATE KEY-----") != std::string_view::npos) {
     // PEM_read_bio_PrivateKey reads PKCS#8 and the traditional RSA/EC forms, and skips
     // blocks such as "EC PARAMETERS" that come before the key.
     internal::PkeyPtr pkey(PEM_read_bio_PrivateKey(bio.get(), nullptr, no_password, nullptr));
-    if (!pkey) {
-      internal::clear_openssl_errors();
-      return make_error(errc::malformed, "private key PEM not readable");
-    }
+    if (!pkey) return unreadable_pem(pem, "private key");
     return finish(from_pkey(std::move(pkey)));
   }
   if (pem.find("-----BEGIN PUBLIC KEY-----") != std::string_view::npos) {
     internal::PkeyPtr pkey(PEM_read_bio_PUBKEY(bio.get(), nullptr, no_password, nullptr));
-    if (!pkey) {
-      internal::clear_openssl_errors();
-      return make_error(errc::malformed, "public key PEM not readable");
-    }
+    if (!pkey) return unreadable_pem(pem, "public key");
     return finish(from_pkey(std::move(pkey)));
   }
   if (pem.find("-----BEGIN RSA PUBLIC KEY-----") != std::string_view::npos) {
-    return decode_with(pem, "PEM");
+    auto key = decode_with(pem, "PEM");
+    if (!key && key.error().code == errc::malformed) return unreadable_pem(pem, "public key");
+    return key;
   }
   return make_error(errc::malformed, "no PEM key or certificate found");
 }

@@ -166,6 +166,11 @@ bool check_signature(const KeyData& k, Alg alg, std::string_view input, std::str
     der = raw_to_der(sig, width);
     if (der.empty()) return false;
     sig = der;
+  } else if (k.kty == KeyType::RSA) {
+    // RFC 8017 §8.1.2 / §8.2.2 step 1: the signature is exactly k octets. OpenSSL's PSS
+    // path accepts shorter ones (a dropped leading zero), which would give one token
+    // two valid encodings.
+    if (sig.size() != static_cast<std::size_t>(EVP_PKEY_get_size(k.pkey.get()))) return false;
   }
   internal::MdCtxPtr ctx(EVP_MD_CTX_new());
   const bool ok = ctx && init_ctx(ctx.get(), k, alg, false) &&
@@ -253,6 +258,7 @@ std::string_view strip_application(std::string_view s) {
 
 struct HeaderFacts {
   Alg alg;
+  bool has_kid = false;
   std::string kid;
 };
 
@@ -297,9 +303,10 @@ Result<HeaderFacts> check_header(const json& header, const JwsVerifyOptions& opt
       return make_error(errc::bad_type, "header \"typ\" is not the expected type");
     }
   }
-  HeaderFacts facts{*alg, {}};
+  HeaderFacts facts{*alg, false, {}};
   if (const auto kid = header.find("kid"); kid != header.end()) {
     if (!kid->is_string()) return make_error(errc::malformed, "header \"kid\" is not a string");
+    facts.has_kid = true;
     facts.kid = kid->get<std::string>();
   }
   // Security (RFC 8725 §3.10 and DESIGN.md): "jwk", "jku", "x5u" and "x5c" are never
@@ -334,6 +341,7 @@ Result<ParsedJws> parse_jws(std::string_view compact, const JwsVerifyOptions& op
   parsed.payload_b64 = parts->payload_b64;
   parsed.header = std::move(*header);
   parsed.alg = facts->alg;
+  parsed.has_kid = facts->has_kid;
   parsed.kid = std::move(facts->kid);
   return parsed;
 }
@@ -343,14 +351,15 @@ Result<VerifiedJws> verify_parsed(ParsedJws& parsed, const Key* keys, std::size_
   // RFC 7515 §4.1.4 and cli-contract rule 2: a kid picks the keys with that kid; keys
   // without a kid may serve any token; a token without a kid tries every key.
   std::vector<const Key*> candidates;
-  if (!parsed.kid.empty()) {
+  // A header "kid":"" is a kid like any other: it matches only keys without one.
+  if (parsed.has_kid) {
     for (std::size_t i = 0; i < count; ++i) {
       if (keys[i].kid() == parsed.kid) candidates.push_back(&keys[i]);
     }
   }
   if (candidates.empty()) {
     for (std::size_t i = 0; i < count; ++i) {
-      if (parsed.kid.empty() || keys[i].kid().empty()) candidates.push_back(&keys[i]);
+      if (!parsed.has_kid || keys[i].kid().empty()) candidates.push_back(&keys[i]);
     }
   }
   if (candidates.empty()) {
@@ -425,8 +434,10 @@ bool typ_matches(std::string_view a, std::string_view b) noexcept {
   return true;
 }
 
-Result<std::string> sign_jws(const Key& key, std::string_view payload,
-                             const JwsSignOptions& options) {
+namespace {
+
+Result<std::string> sign_impl(const Key& key, std::string_view payload,
+                              const JwsSignOptions& options) {
   if (!key.can_sign()) {
     return make_error(errc::key_unusable,
                       key.is_private() ? "the key's \"use\" or \"key_ops\" forbid signing"
@@ -456,6 +467,20 @@ Result<std::string> sign_jws(const Key& key, std::string_view payload,
   out.push_back('.');
   out += internal::b64url_encode(sig);
   return out;
+}
+
+}  // namespace
+
+Result<std::string> sign_jws(const Key& key, std::string_view payload,
+                             const JwsSignOptions& options) {
+  // json::dump throws on strings that are not UTF-8 (a kid, typ or extra header value);
+  // that is bad input, reported like any other.
+  try {
+    return sign_impl(key, payload, options);
+  } catch (const std::exception&) {
+    internal::clear_openssl_errors();
+    return make_error(errc::malformed, "header values must be valid UTF-8");
+  }
 }
 
 Result<VerifiedJws> verify_jws(std::string_view compact, const Key& key,

@@ -18,6 +18,7 @@ struct ParsedJws {
   std::string_view payload_b64;
   nlohmann::json header;
   Alg alg = Alg::HS256;
+  bool has_kid = false;  // the header has a "kid" (possibly "")
   std::string kid;
   std::string signature;
 };
