@@ -105,3 +105,36 @@ TEST_CASE("issue refuses ill-typed registered claims", "[issuer]") {
   REQUIRE_FALSE(r);
   CHECK(r.error().code == errc::malformed);
 }
+
+TEST_CASE("issued tokens verify under PyJWT for every algorithm it supports", "[issuer][pyjwt]") {
+  // PyJWT 2.6 (Debian python3-jwt) with /usr/bin/python3; the fully specified Ed25519
+  // and Ed448 names are newer than it.
+  const Alg alg = GENERATE(Alg::HS256, Alg::HS384, Alg::HS512, Alg::RS256, Alg::RS384,
+                           Alg::RS512, Alg::PS256, Alg::PS384, Alg::PS512, Alg::ES256,
+                           Alg::ES384, Alg::ES512, Alg::ES256K, Alg::EdDSA);
+  INFO(tokenpass::to_string(alg));
+  const tokenpass::Key& key = tp_test::key_for(alg);
+  tokenpass::IssuerOptions io;
+  io.audience = {"orders-api"};
+  const tokenpass::Issuer issuer(key, "https://auth.example.com", 5min, io);
+  const auto token = issuer.issue(tokenpass::ClaimsBuilder().subject("user-1").scopes({"a", "b"}));
+  REQUIRE(token);
+  const json jwk = key.is_symmetric() ? key.to_private_jwk() : key.to_public_jwk();
+  const std::string script = R"(
+import json, sys, jwt
+from jwt.algorithms import get_default_algorithms
+jwk, token, alg = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
+key = get_default_algorithms()[alg].from_jwk(json.dumps(jwk))
+claims = jwt.decode(token, key, algorithms=[alg], audience="orders-api",
+                    issuer="https://auth.example.com")
+assert claims["sub"] == "user-1" and claims["scope"] == "a b", claims
+print("ok")
+)";
+  const auto result = tp_test::run_python(script, {jwk.dump(), *token,
+                                                   std::string(tokenpass::to_string(alg))});
+  CHECK(result == "ok\n");
+  // And a token with one bit of its signature flipped is refused by PyJWT too.
+  const auto tampered = tp_test::tamper::flip_each_signature_bit(*token).front();
+  CHECK(tp_test::run_python(script, {jwk.dump(), tampered, std::string(tokenpass::to_string(alg))})
+            .find("ok") == std::string::npos);
+}

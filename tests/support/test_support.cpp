@@ -1,5 +1,9 @@
 #include "support/test_support.h"
 
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <fstream>
 #include <map>
 #include <memory>
@@ -48,6 +52,38 @@ const tokenpass::Key& key_for(tokenpass::Alg alg) {
     it = cache.emplace(alg, tokenpass::Key::generate(alg, opts)).first;
   }
   return it->second;
+}
+
+std::string run_python(const std::string& script, const std::vector<std::string>& args) {
+  // posix_spawn-free and shell-free: fork/exec with argv, stdout through a pipe.
+  int out[2];
+  if (pipe(out) != 0) throw std::runtime_error("pipe failed");
+  const pid_t pid = fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    dup2(out[1], 1);
+    const int devnull = open("/dev/null", O_WRONLY);
+    if (devnull >= 0) dup2(devnull, 2);
+    close(out[0]);
+    close(out[1]);
+    std::vector<char*> argv;
+    argv.push_back(const_cast<char*>("/usr/bin/python3"));
+    argv.push_back(const_cast<char*>("-c"));
+    argv.push_back(const_cast<char*>(script.c_str()));
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv("/usr/bin/python3", argv.data());
+    _exit(127);
+  }
+  close(out[1]);
+  std::string result;
+  char buf[4096];
+  ssize_t n = 0;
+  while ((n = read(out[0], buf, sizeof buf)) > 0) result.append(buf, static_cast<std::size_t>(n));
+  close(out[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return result;
 }
 
 std::string sample_claims() {

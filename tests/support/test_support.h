@@ -30,6 +30,10 @@ nlohmann::json read_data_json(const std::string& relative);
 // key_for: a private key for `alg`, generated once per process (RSA generation is slow).
 const tokenpass::Key& key_for(tokenpass::Alg alg);
 
+// run_python: runs `script` with /usr/bin/python3 and `args`, returns its stdout
+// (stderr is discarded). Arguments go straight to argv; no shell is involved.
+std::string run_python(const std::string& script, const std::vector<std::string>& args);
+
 // sample_claims: a typical ~400-byte access-token payload.
 std::string sample_claims();
 
