@@ -5,6 +5,7 @@
 TOKENPASS_PACKAGES=(
   cmake make g++ pkg-config            # build
   libssl-dev nlohmann-json3-dev        # library dependencies
+  libcpp-httplib-dev                   # the tokenpass::httplib adapter, HTTP tests
   catch2                               # tests
   python3 python3-jwt python3-cryptography  # interop vectors (PyJWT)
 )

@@ -7,7 +7,7 @@
 namespace tokenpass {
 namespace {
 
-constexpr std::array<std::pair<errc, std::string_view>, 23> kNames{{
+constexpr std::array<std::pair<errc, std::string_view>, 24> kNames{{
     {errc::malformed, "malformed"},
     {errc::unsupported_alg, "unsupported_alg"},
     {errc::alg_not_allowed, "alg_not_allowed"},
@@ -31,6 +31,7 @@ constexpr std::array<std::pair<errc, std::string_view>, 23> kNames{{
     {errc::no_token, "no_token"},
     {errc::invalid_request, "invalid_request"},
     {errc::key_source_unavailable, "key_source_unavailable"},
+    {errc::http_error, "http_error"},
 }};
 
 class Category final : public std::error_category {
@@ -91,6 +92,7 @@ int http_status(const Error& e) noexcept {
     case errc::insufficient_scope:
       return 403;
     case errc::key_source_unavailable:
+    case errc::http_error:
       return 503;
     default:
       return 401;
@@ -134,7 +136,7 @@ std::string_view description(errc code) {
 std::optional<std::string> www_authenticate(const Error& e, std::string_view realm,
                                             const std::vector<std::string>& scopes,
                                             bool with_description) {
-  if (e.code == errc::key_source_unavailable) return std::nullopt;
+  if (e.code == errc::key_source_unavailable || e.code == errc::http_error) return std::nullopt;
   std::string out = "Bearer realm=" + quoted(realm);
   // RFC 6750 §3.1: a request without any authentication gets no error code.
   if (e.code == errc::no_token) return out;

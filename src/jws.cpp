@@ -396,6 +396,20 @@ Result<VerifiedJws> verify_parsed(ParsedJws& parsed, const Key* keys, std::size_
   return make_error(errc::alg_not_allowed, "the token's alg is not one the key accepts");
 }
 
+Result<std::string> peek_issuer(std::string_view payload_b64, const JsonLimits& limits) {
+  std::string payload;
+  if (!internal::b64url_decode(payload_b64, payload)) {
+    return make_error(errc::malformed, "payload is not canonical base64url");
+  }
+  auto claims = internal::parse_json(payload, limits);
+  if (!claims) return claims.error();
+  const auto iss = claims->is_object() ? claims->find("iss") : claims->end();
+  if (!claims->is_object() || iss == claims->end() || !iss->is_string()) {
+    return make_error(errc::bad_issuer, "token has no issuer");
+  }
+  return iss->get<std::string>();
+}
+
 }  // namespace internal
 
 namespace {
@@ -492,6 +506,15 @@ Result<VerifiedJws> verify_jws(std::string_view compact, const KeySet& keys,
                                const JwsVerifyOptions& options) {
   return guarded(
       [&] { return verify_impl(compact, keys.keys().data(), keys.keys().size(), options); });
+}
+
+Result<nlohmann::json> decode_unverified_header(std::string_view compact,
+                                               std::size_t max_token_size) {
+  return guarded([&]() -> Result<nlohmann::json> {
+    auto parts = split(compact, max_token_size);
+    if (!parts) return parts.error();
+    return decode_header(parts->header_b64, JsonLimits{});
+  });
 }
 
 Result<UnverifiedJws> decode_unverified(std::string_view compact, std::size_t max_token_size) {

@@ -9,7 +9,7 @@ KeySource::~KeySource() = default;
 StaticKeySource::StaticKeySource(KeySet keys)
     : keys_(std::make_shared<const KeySet>(std::move(keys))) {}
 
-Result<std::shared_ptr<const KeySet>> StaticKeySource::keys_for(std::string_view /*kid*/) const {
+Result<std::shared_ptr<const KeySet>> StaticKeySource::keys_for(const KeyQuery& /*query*/) const {
   return keys_;
 }
 

@@ -170,7 +170,19 @@ Result<VerifiedToken> Verifier::verify_unguarded(std::string_view compact) const
   compact = trim(compact);
   auto parsed = internal::parse_jws(compact, jws_options_);
   if (!parsed) return parsed.error();
-  auto keys = keys_->keys_for(parsed->kid);
+  KeyQuery query;
+  query.kid = parsed->kid;
+  query.has_kid = parsed->has_kid;
+  std::string issuer_hint;
+  if (keys_->wants_issuer()) {
+    // The source picks keys by issuer, so `iss` is read before the signature holds. It
+    // only selects among configured issuers, and must equal the verified `iss` below.
+    auto hint = internal::peek_issuer(parsed->payload_b64, policy_.json_limits);
+    if (!hint) return hint.error();
+    issuer_hint = std::move(*hint);
+    query.issuer = issuer_hint;
+  }
+  auto keys = keys_->keys_for(query);
   if (!keys) return keys.error();
   const KeySet& set = **keys;
   auto jws = internal::verify_parsed(*parsed, set.keys().data(), set.size(), jws_options_);
@@ -185,6 +197,9 @@ Result<VerifiedToken> Verifier::verify_unguarded(std::string_view compact) const
   }
   auto claims = Claims::from_json(std::move(*payload));
   if (!claims) return claims.error();
+  if (keys_->wants_issuer() && claims->issuer() != issuer_hint) {
+    return make_error(errc::bad_issuer, "the verified issuer is not the one the keys belong to");
+  }
   if (auto ok = check_claims(*claims); !ok) return ok.error();
   return VerifiedToken(jws->header(), std::move(*claims), jws->kid(), jws->alg(),
                        std::string(compact));

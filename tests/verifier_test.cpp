@@ -353,7 +353,7 @@ namespace {
 class DownSource final : public tokenpass::KeySource {
  public:
   tokenpass::Result<std::shared_ptr<const tokenpass::KeySet>> keys_for(
-      std::string_view) const override {
+      const tokenpass::KeyQuery&) const override {
     return tokenpass::make_error(errc::key_source_unavailable, "down");
   }
 };

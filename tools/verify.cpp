@@ -17,6 +17,9 @@
 #include "tokenpass/jws.h"
 #include "tokenpass/key_source.h"
 #include "tokenpass/verifier.h"
+#ifdef TOKENPASS_CLI_HAS_HTTPLIB
+#include "tokenpass/adapters/httplib.h"
+#endif
 
 namespace tokenpass::cli {
 
@@ -84,10 +87,32 @@ void check_url(const char* option, const std::string& url, bool allow_http) {
 
 OpenedKeys open_remote(const KeySpec& spec) {
   const char* option = spec.jwks_url ? "--jwks-url" : "--issuer-url";
-  check_url(option, spec.jwks_url ? *spec.jwks_url : *spec.issuer_url, spec.allow_http);
-  // Remote key sets (RemoteJwks, OIDC / RFC 8414 discovery) come with a later issue.
-  // With --issuer-url, the discovered `issuer` will also become the accepted `iss`.
-  usage_error(std::string(option) + ": remote key sets are not supported by this build yet");
+  const std::string& url = spec.jwks_url ? *spec.jwks_url : *spec.issuer_url;
+  check_url(option, url, spec.allow_http);
+#ifdef TOKENPASS_CLI_HAS_HTTPLIB
+  RemoteJwksOptions options;
+  options.allow_http = spec.allow_http;
+  const auto http = std::make_shared<HttplibClient>();
+  std::shared_ptr<RemoteJwks> remote;
+  if (spec.jwks_url) {
+    options.url = url;
+    remote = std::make_shared<RemoteJwks>(options, http);
+  } else {
+    // OpenID Connect discovery, else RFC 8414 metadata; its `issuer` must equal URL.
+    auto found = RemoteJwks::from_issuer(url, options, http);
+    if (!found) usage_error(std::string(option) + ": " + found.error().detail);
+    remote = std::move(*found);
+  }
+  // A fetch that fails is exit 2 (cli-contract "verify against remote keys").
+  if (auto ok = remote->prefetch(options.timeout); !ok) {
+    usage_error(std::string(option) + ": the JWK set could not be fetched from " + remote->url());
+  }
+  OpenedKeys out;
+  out.source = remote;
+  return out;
+#else
+  usage_error(std::string(option) + ": this build has no HTTP client (cpp-httplib)");
+#endif
 }
 
 OpenedKeys open_keys(const KeySpec& spec) {
@@ -145,19 +170,21 @@ std::size_t parse_max_size(const Args& args) {
 
 // token_kid: the kid the token's header names, read without trusting it, to ask the key
 // source for the right set (a remote source refreshes on an unknown kid).
-std::string token_kid(const std::string& token, std::size_t max_size) {
-  auto u = decode_unverified(token, max_size);
-  if (!u) return {};
-  const auto it = u->header().find("kid");
-  return it != u->header().end() && it->is_string() ? it->get<std::string>() : std::string();
+std::optional<std::string> token_kid(const std::string& token, std::size_t max_size) {
+  auto header = decode_unverified_header(token, max_size);
+  if (!header) return std::nullopt;
+  const auto it = header->find("kid");
+  if (it == header->end() || !it->is_string()) return std::nullopt;
+  return it->get<std::string>();
 }
 
 // explain_not_found: a token naming the kid of a JWK set member that was refused is
 // told key_unusable (rule 1), not key_not_found.
-void explain_not_found(const Error& e, const OpenedKeys& keys, const std::string& kid) {
-  if (e.code != errc::key_not_found || kid.empty()) return;
+void explain_not_found(const Error& e, const OpenedKeys& keys,
+                       const std::optional<std::string>& kid) {
+  if (e.code != errc::key_not_found || !kid || kid->empty()) return;
   for (const auto& s : keys.skipped) {
-    if (s.kid == kid)
+    if (s.kid == *kid)
       fail(make_error(errc::key_unusable, "the key with this kid: " + s.error.detail));
   }
 }
@@ -169,8 +196,11 @@ int verify_payload_only(const Args& args, const OpenedKeys& keys, const std::str
   options.algorithms = parse_algs(args);
   options.typ = parse_typ(args);
   options.max_token_size = parse_max_size(args);
-  const std::string kid = token_kid(token, options.max_token_size);
-  const auto set = check(keys.source->keys_for(kid));
+  const auto kid = token_kid(token, options.max_token_size);
+  KeyQuery query;
+  query.has_kid = kid.has_value();
+  if (kid) query.kid = *kid;
+  const auto set = check(keys.source->keys_for(query));
   auto jws = verify_jws(token, *set, options);
   if (!jws) {
     explain_not_found(jws.error(), keys, kid);
@@ -251,6 +281,14 @@ int run_verify(const std::vector<std::string>& argv) {
     usage_error("--key and the token cannot both be stdin");
   }
   const OpenedKeys keys = open_keys(spec);
+  if (spec.issuer_url) {
+    // cli-contract: with --issuer-url the token's `iss` must equal URL too.
+    const std::string expected = *spec.issuer_url;
+    policy.custom_checks.push_back([expected](const Claims& c) -> Result<void> {
+      if (c.issuer() != expected) return make_error(errc::bad_issuer, "issuer is not --issuer-url");
+      return {};
+    });
+  }
   const std::string token = token_argument(args.positional());
   if (payload_only) return verify_payload_only(args, keys, token);
 

@@ -44,6 +44,7 @@ enum class errc {
   no_token = 100,
   invalid_request,
   key_source_unavailable,
+  http_error,  // an HTTP exchange failed: connection, timeout, TLS, or a bad answer
 };
 
 // to_string returns the CLI spelling of `code` ("bad_signature"), or "unknown".
@@ -183,7 +184,8 @@ TOKENPASS_EXPORT bool is_token_error(const Error& e) noexcept;
 
 // http_status maps an error to the status a resource server answers with (RFC 6750
 // §3.1): 401 for no_token and every token error but insufficient_scope, 403 for
-// insufficient_scope, 400 for invalid_request, 503 for key_source_unavailable.
+// insufficient_scope, 400 for invalid_request, 503 for key_source_unavailable and
+// http_error.
 TOKENPASS_EXPORT int http_status(const Error& e) noexcept;
 
 // www_authenticate builds the RFC 6750 §3 `WWW-Authenticate` value for `e`:
@@ -191,7 +193,8 @@ TOKENPASS_EXPORT int http_status(const Error& e) noexcept;
 // `error="invalid_token"` or `error="insufficient_scope", scope="…"` (the `scopes` the
 // resource needs). With `with_description`, an `error_description` from a fixed
 // per-code table is added; it never echoes the token or `e.detail`. Attribute values
-// are quoted and escaped. nullopt for key_source_unavailable, which has no challenge.
+// are quoted and escaped. nullopt for key_source_unavailable and http_error, which are
+// the server's trouble and have no challenge.
 TOKENPASS_EXPORT std::optional<std::string> www_authenticate(
     const Error& e, std::string_view realm, const std::vector<std::string>& scopes = {},
     bool with_description = false);

@@ -126,6 +126,12 @@ TOKENPASS_EXPORT Result<VerifiedJws> verify_jws(std::string_view compact, const 
 TOKENPASS_EXPORT Result<UnverifiedJws> decode_unverified(
     std::string_view compact, std::size_t max_token_size = kDefaultMaxTokenSize);
 
+// decode_unverified_header decodes only the protected header of `compact`, WITHOUT
+// checking anything else; for choosing keys (its kid) before a verify. Errors:
+// too_large, malformed.
+TOKENPASS_EXPORT Result<nlohmann::json> decode_unverified_header(
+    std::string_view compact, std::size_t max_token_size = kDefaultMaxTokenSize);
+
 // typ_matches compares two media types as RFC 7515 §4.1.9 says: case-insensitively,
 // with an `application/` prefix ignored on either side.
 TOKENPASS_EXPORT bool typ_matches(std::string_view a, std::string_view b) noexcept;

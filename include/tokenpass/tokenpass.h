@@ -4,6 +4,7 @@
 #include "tokenpass/algorithm.h"  // IWYU pragma: export
 #include "tokenpass/claims.h"     // IWYU pragma: export
 #include "tokenpass/error.h"      // IWYU pragma: export
+#include "tokenpass/http.h"       // IWYU pragma: export
 #include "tokenpass/issuer.h"     // IWYU pragma: export
 #include "tokenpass/jwk.h"        // IWYU pragma: export
 #include "tokenpass/jws.h"        // IWYU pragma: export

@@ -31,4 +31,9 @@ Result<ParsedJws> parse_jws(std::string_view compact, const JwsVerifyOptions& op
 Result<VerifiedJws> verify_parsed(ParsedJws& parsed, const Key* keys, std::size_t count,
                                   const JwsVerifyOptions& options);
 
+// peek_issuer reads `iss` from a payload whose signature is NOT checked yet, for key
+// sources that choose keys by issuer. Errors: malformed, too_large; bad_issuer when
+// there is no string `iss`.
+Result<std::string> peek_issuer(std::string_view payload_b64, const JsonLimits& limits);
+
 }  // namespace tokenpass::internal

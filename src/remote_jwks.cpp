@@ -1,0 +1,350 @@
+#include <algorithm>
+#include <condition_variable>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "internal/json.h"
+#include "tokenpass/key_source.h"
+
+namespace tokenpass {
+
+namespace {
+
+using SysClock = std::chrono::system_clock;
+using TimePoint = SysClock::time_point;
+
+// Kids remembered as "not in the set" at most; a flood of random kids cannot grow it
+// past this (it is cleared when full, and whenever the keys change).
+constexpr std::size_t kMaxUnknownKids = 4096;
+// Back-off after a failed fetch: doubles from the first value up to the last.
+constexpr std::chrono::seconds kFirstBackoff{1};
+constexpr std::chrono::seconds kMaxBackoff{60};
+
+bool scheme_allowed(std::string_view url, bool allow_http, std::string* why) {
+  auto parsed = parse_url(url);
+  if (!parsed) {
+    *why = parsed.error().detail;
+    return false;
+  }
+  if (parsed->scheme == "http" && !allow_http) {
+    *why = "plain http:// is refused unless allow_http is set";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+struct RemoteJwks::State {
+  RemoteJwksOptions opt;
+  std::shared_ptr<HttpClient> http;
+
+  mutable std::mutex mu;
+  // Everything below is guarded by `mu`.
+  std::shared_ptr<const KeySet> keys;
+  TimePoint fetched_at{};
+  std::chrono::seconds ttl{0};
+  std::string etag;
+  bool refresh_requested = false;
+  bool fetching = false;
+  std::uint64_t generation = 0;  // completed fetch attempts
+  TimePoint last_kid_refresh = TimePoint::min();
+  TimePoint next_attempt = TimePoint::min();  // back-off after failures
+  std::chrono::seconds backoff{0};
+  std::unordered_set<std::string> unknown_kids;
+  RemoteJwksStats stats;
+  bool stop = false;
+  mutable std::condition_variable worker_cv;
+  mutable std::condition_variable done_cv;
+  std::thread worker;
+
+  TimePoint now() const { return opt.clock(); }
+
+  bool usable_locked(TimePoint t) const {
+    return keys != nullptr && t < fetched_at + ttl + opt.max_stale;
+  }
+
+  // request_locked asks the worker for a fetch unless one is queued, running, or the
+  // back-off after a failure has not passed. Returns whether a fetch will happen.
+  bool request_locked(TimePoint t) {
+    if (fetching || refresh_requested) return true;
+    if (t < next_attempt) return false;
+    refresh_requested = true;
+    worker_cv.notify_one();
+    return true;
+  }
+
+  // wait_locked waits (real time, at most opt.timeout) for a fetch to complete.
+  void wait_locked(std::unique_lock<std::mutex>& lock) const {
+    const std::uint64_t gen = generation;
+    done_cv.wait_for(lock, opt.timeout + std::chrono::milliseconds(100),
+                     [&] { return generation != gen || stop; });
+  }
+
+  void emit(RemoteJwksEvent::Kind kind, std::string detail) const {
+    if (!opt.on_event) return;
+    try {
+      opt.on_event(RemoteJwksEvent{kind, opt.url + ": " + detail});
+    } catch (...) {
+      // A logging callback must not break key refresh.
+    }
+  }
+
+  std::chrono::seconds ttl_from(const HttpResponse& res) const {
+    auto ttl_value = opt.default_ttl;
+    if (const auto cc = res.header("Cache-Control")) {
+      if (const auto age = cache_max_age(*cc)) ttl_value = *age;
+    }
+    return std::clamp(ttl_value, opt.min_ttl, opt.max_ttl);
+  }
+
+  void run() {
+    std::unique_lock<std::mutex> lock(mu);
+    for (;;) {
+      worker_cv.wait(lock, [&] { return stop || refresh_requested; });
+      if (stop) return;
+      refresh_requested = false;
+      fetching = true;
+      const std::string etag_now = keys ? etag : std::string();
+      lock.unlock();
+      fetch(etag_now);
+      lock.lock();
+      fetching = false;
+      ++generation;
+      done_cv.notify_all();
+    }
+  }
+
+  // fetch runs on the worker thread, without the lock while the request is out.
+  void fetch(const std::string& if_none_match) {
+    HttpRequest req;
+    req.url = opt.url;
+    req.headers.emplace_back("Accept", "application/jwk-set+json, application/json");
+    if (!if_none_match.empty()) req.headers.emplace_back("If-None-Match", if_none_match);
+    req.timeout = opt.timeout;
+    req.max_response_bytes = opt.max_body_bytes;
+    {
+      std::lock_guard<std::mutex> g(mu);
+      ++stats.fetches;
+    }
+    Result<HttpResponse> res = make_error(errc::http_error, "not sent");
+    try {
+      res = http->send(req);
+    } catch (const std::exception& e) {
+      res = make_error(errc::http_error, std::string("HTTP client threw: ") + e.what());
+    }
+    const TimePoint t = now();
+    if (!res) return failed(t, res.error().detail);
+    if (res->status == 304 && !if_none_match.empty()) {
+      {
+        std::lock_guard<std::mutex> g(mu);
+        fetched_at = t;
+        ttl = ttl_from(*res);
+        ++stats.not_modified;
+        backoff = std::chrono::seconds(0);
+        next_attempt = TimePoint::min();
+      }
+      return emit(RemoteJwksEvent::Kind::not_modified, "304, keys kept");
+    }
+    if (res->status != 200) return failed(t, "HTTP status " + std::to_string(res->status));
+    auto set = KeySet::from_jwks(res->body, opt.max_keys);
+    if (!set) return failed(t, "not a JWK set: " + set.error().detail);
+    if (set->empty()) return failed(t, "the JWK set has no usable key");
+    const std::size_t count = set->size();
+    const std::size_t skipped = set->skipped().size();
+    {
+      std::lock_guard<std::mutex> g(mu);
+      keys = std::make_shared<const KeySet>(std::move(*set));
+      fetched_at = t;
+      ttl = ttl_from(*res);
+      etag = res->header("ETag").value_or("");
+      unknown_kids.clear();
+      backoff = std::chrono::seconds(0);
+      next_attempt = TimePoint::min();
+    }
+    emit(RemoteJwksEvent::Kind::fetched, std::to_string(count) + " keys" +
+                                             (skipped ? ", " + std::to_string(skipped) + " skipped" : ""));
+  }
+
+  void failed(TimePoint t, const std::string& why) {
+    {
+      std::lock_guard<std::mutex> g(mu);
+      ++stats.failures;
+      backoff = backoff.count() == 0 ? kFirstBackoff : std::min(backoff * 2, kMaxBackoff);
+      next_attempt = t + backoff;
+    }
+    emit(RemoteJwksEvent::Kind::fetch_failed, why + " (last good keys kept)");
+  }
+};
+
+RemoteJwks::RemoteJwks(RemoteJwksOptions options, std::shared_ptr<HttpClient> http)
+    : state_(std::make_unique<State>()) {
+  State& s = *state_;
+  s.opt = std::move(options);
+  s.http = std::move(http);
+  std::string why;
+  if (s.opt.url.empty()) throw std::invalid_argument("tokenpass::RemoteJwks: empty URL");
+  if (!scheme_allowed(s.opt.url, s.opt.allow_http, &why)) {
+    throw std::invalid_argument("tokenpass::RemoteJwks: " + why);
+  }
+  if (!s.http) throw std::invalid_argument("tokenpass::RemoteJwks: no HttpClient");
+  if (s.opt.min_ttl > s.opt.max_ttl || s.opt.min_ttl.count() < 0 ||
+      s.opt.default_ttl.count() < 0 || s.opt.max_stale.count() < 0 ||
+      s.opt.refresh_ahead.count() < 0 || s.opt.timeout.count() <= 0) {
+    throw std::invalid_argument("tokenpass::RemoteJwks: contradictory TTL or timeout options");
+  }
+  if (!s.opt.clock) s.opt.clock = [] { return SysClock::now(); };
+  s.worker = std::thread([&s] { s.run(); });
+}
+
+RemoteJwks::~RemoteJwks() {
+  {
+    std::lock_guard<std::mutex> g(state_->mu);
+    state_->stop = true;
+  }
+  state_->worker_cv.notify_all();
+  state_->done_cv.notify_all();
+  if (state_->worker.joinable()) state_->worker.join();
+}
+
+const std::string& RemoteJwks::url() const noexcept { return state_->opt.url; }
+
+RemoteJwksStats RemoteJwks::stats() const {
+  std::lock_guard<std::mutex> g(state_->mu);
+  return state_->stats;
+}
+
+Result<void> RemoteJwks::prefetch(std::chrono::milliseconds max_wait) {
+  State& s = *state_;
+  std::unique_lock<std::mutex> lock(s.mu);
+  if (s.usable_locked(s.now())) return {};
+  const std::uint64_t gen = s.generation;
+  s.request_locked(s.now());
+  s.done_cv.wait_for(lock, max_wait, [&] { return s.generation != gen || s.stop; });
+  if (s.usable_locked(s.now())) return {};
+  return make_error(errc::key_source_unavailable, "no JWK set could be fetched from " + s.opt.url);
+}
+
+Result<std::shared_ptr<const KeySet>> RemoteJwks::keys_for(const KeyQuery& query) const {
+  State& s = *state_;
+  try {
+    std::unique_lock<std::mutex> lock(s.mu);
+    const TimePoint t = s.now();
+    if (!s.usable_locked(t)) {
+      // Nothing to serve: this verify has to wait for a fetch (bounded).
+      if (s.request_locked(t)) s.wait_locked(lock);
+      if (!s.usable_locked(s.now())) {
+        return make_error(errc::key_source_unavailable, "no JWK set from " + s.opt.url);
+      }
+      return s.keys;
+    }
+    const auto ahead = std::min(s.opt.refresh_ahead, s.ttl / 2);
+    if (t >= s.fetched_at + s.ttl - ahead) s.request_locked(t);  // in the background
+    if (t >= s.fetched_at + s.ttl) ++s.stats.stale_serves;
+
+    if (query.has_kid && s.keys->find(query.kid) == nullptr) {
+      ++s.stats.kid_misses;
+      const std::string kid(query.kid);
+      if (s.unknown_kids.count(kid) != 0) return s.keys;  // looked for already
+      // A rotation shows up as an unknown kid: one refresh per interval, so that a
+      // flood of random kids costs at most one fetch per interval.
+      const bool interval_passed = s.last_kid_refresh == TimePoint::min() ||
+                                   t - s.last_kid_refresh >= s.opt.unknown_kid_interval;
+      if (interval_passed && s.request_locked(t)) {
+        s.last_kid_refresh = t;
+        s.wait_locked(lock);
+        if (s.keys->find(query.kid) == nullptr) {
+          if (s.unknown_kids.size() >= kMaxUnknownKids) s.unknown_kids.clear();
+          s.unknown_kids.insert(kid);
+        }
+      } else {
+        ++s.stats.rate_limited;
+      }
+    }
+    return s.keys;
+  } catch (const std::exception&) {
+    return make_error(errc::key_source_unavailable, "key lookup failed");
+  }
+}
+
+Result<std::shared_ptr<RemoteJwks>> RemoteJwks::from_issuer(std::string_view issuer,
+                                                            RemoteJwksOptions options,
+                                                            std::shared_ptr<HttpClient> http) {
+  if (!http) return make_error(errc::invalid_request, "no HttpClient");
+  std::string why;
+  if (!scheme_allowed(issuer, options.allow_http, &why)) {
+    return make_error(errc::invalid_request, why);
+  }
+  auto url = parse_url(issuer);
+  if (!url) return url.error();
+  std::string base(issuer);
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  std::string path = url->target == "/" ? std::string() : url->target;
+  while (!path.empty() && path.back() == '/') path.pop_back();
+  const std::string origin = base.substr(0, base.size() - path.size());
+  // OpenID Connect Discovery §4 appends to the issuer; RFC 8414 §3 inserts the
+  // well-known segment between the host and the issuer's path.
+  const std::string candidates[] = {base + "/.well-known/openid-configuration",
+                                    origin + "/.well-known/oauth-authorization-server" + path};
+  Error last = make_error(errc::http_error, "no metadata");
+  for (const auto& candidate : candidates) {
+    HttpRequest req;
+    req.url = candidate;
+    req.headers.emplace_back("Accept", "application/json");
+    req.timeout = options.timeout;
+    req.max_response_bytes = options.max_body_bytes;
+    auto res = http->send(req);
+    if (!res) {
+      last = res.error();
+      continue;
+    }
+    if (res->status != 200) {
+      last = make_error(errc::http_error, candidate + ": HTTP status " + std::to_string(res->status));
+      continue;
+    }
+    auto doc = internal::parse_json(res->body, JsonLimits{});
+    if (!doc || !doc->is_object()) return make_error(errc::malformed, "metadata is not a JSON object");
+    const auto iss = doc->find("issuer");
+    if (iss == doc->end() || !iss->is_string()) {
+      return make_error(errc::malformed, "metadata has no \"issuer\"");
+    }
+    // OpenID Connect Discovery §4.3 / RFC 8414 §3.3: must be identical, or the
+    // metadata may be an attacker's.
+    if (iss->get_ref<const std::string&>() != issuer) {
+      return make_error(errc::bad_issuer, "metadata \"issuer\" differs from the configured issuer");
+    }
+    const auto jwks = doc->find("jwks_uri");
+    if (jwks == doc->end() || !jwks->is_string()) {
+      return make_error(errc::malformed, "metadata has no \"jwks_uri\"");
+    }
+    options.url = jwks->get<std::string>();
+    if (!scheme_allowed(options.url, options.allow_http, &why)) {
+      return make_error(errc::invalid_request, "jwks_uri: " + why);
+    }
+    return std::make_shared<RemoteJwks>(std::move(options), std::move(http));
+  }
+  return last;
+}
+
+IssuerKeySources::IssuerKeySources(
+    std::map<std::string, std::shared_ptr<const KeySource>> sources) {
+  if (sources.empty()) throw std::invalid_argument("tokenpass::IssuerKeySources: no issuers");
+  for (auto& [iss, src] : sources) {
+    if (!src) throw std::invalid_argument("tokenpass::IssuerKeySources: null source for " + iss);
+    sources_.emplace(iss, std::move(src));
+  }
+}
+
+Result<std::shared_ptr<const KeySet>> IssuerKeySources::keys_for(const KeyQuery& query) const {
+  const auto it = sources_.find(query.issuer);
+  if (it == sources_.end()) {
+    return make_error(errc::bad_issuer, "the token's issuer is not configured");
+  }
+  return it->second->keys_for(query);
+}
+
+}  // namespace tokenpass
