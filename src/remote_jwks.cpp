@@ -166,8 +166,9 @@ struct RemoteJwks::State {
       backoff = std::chrono::seconds(0);
       next_attempt = TimePoint::min();
     }
-    emit(RemoteJwksEvent::Kind::fetched, std::to_string(count) + " keys" +
-                                             (skipped ? ", " + std::to_string(skipped) + " skipped" : ""));
+    emit(RemoteJwksEvent::Kind::fetched,
+         "fetched " + std::to_string(count) + (count == 1 ? " key" : " keys") +
+             (skipped ? ", skipped " + std::to_string(skipped) + " unusable" : ""));
   }
 
   void failed(TimePoint t, const std::string& why) {
