@@ -3,11 +3,13 @@
 
 #include "tokenpass/algorithm.h"  // IWYU pragma: export
 #include "tokenpass/claims.h"     // IWYU pragma: export
+#include "tokenpass/client_credentials.h"  // IWYU pragma: export
 #include "tokenpass/error.h"      // IWYU pragma: export
 #include "tokenpass/http.h"       // IWYU pragma: export
 #include "tokenpass/issuer.h"     // IWYU pragma: export
 #include "tokenpass/jwk.h"        // IWYU pragma: export
 #include "tokenpass/jws.h"        // IWYU pragma: export
 #include "tokenpass/key_source.h" // IWYU pragma: export
+#include "tokenpass/propagation.h" // IWYU pragma: export
 #include "tokenpass/verifier.h"   // IWYU pragma: export
 #include "tokenpass/version.h"    // IWYU pragma: export

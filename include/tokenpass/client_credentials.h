@@ -1,0 +1,129 @@
+// tokenpass/client_credentials.h: obtaining tokens from a token service. A
+// `ClientCredentials` gets this service's own tokens with the OAuth 2.0 client
+// credentials grant (RFC 6749 §4.4); a `TokenExchange` trades a user's token for one
+// meant for another audience (RFC 8693). Both cache what they get, refresh ahead of
+// expiry, let one request out at a time per cache entry (single flight), back off after
+// failures while a still-valid token keeps being served, and never log a secret.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tokenpass/error.h"
+#include "tokenpass/export.h"
+#include "tokenpass/http.h"
+#include "tokenpass/jwk.h"
+#include "tokenpass/verifier.h"
+
+namespace tokenpass {
+
+// ClientAuth: how the client authenticates at the token endpoint.
+enum class ClientAuth {
+  client_secret_basic,  // RFC 6749 §2.3.1: HTTP Basic (the default)
+  client_secret_post,   // RFC 6749 §2.3.1: client_id and client_secret in the form
+  private_key_jwt,      // RFC 7523 §2.2 / OIDC: a signed client assertion
+};
+
+struct ClientCredentialsOptions {
+  std::string token_endpoint;  // https:// (http:// only with allow_http)
+  std::string client_id;
+  std::string client_secret;  // for the client_secret_* methods
+  ClientAuth auth = ClientAuth::client_secret_basic;
+  // assertion_key: the private key for private_key_jwt; the assertion has iss = sub =
+  // client_id, aud = token_endpoint, a jti and exp = now + assertion_lifetime.
+  std::optional<Key> assertion_key;
+  std::chrono::seconds assertion_lifetime{60};
+  // resource_parameter: send the audience as RFC 8707 `resource` instead of `audience`.
+  bool resource_parameter = false;
+  // refresh_at: fraction of a token's lifetime after which it is refreshed (0 < x <= 1).
+  double refresh_at = 0.8;
+  // default_lifetime: assumed when the response has no expires_in.
+  std::chrono::seconds default_lifetime{300};
+  // Back-off after a failed request: doubles from min_retry up to max_retry.
+  std::chrono::seconds min_retry{1};
+  std::chrono::seconds max_retry{30};
+  std::chrono::milliseconds timeout{5000};
+  std::size_t max_response_bytes = 64 * 1024;
+  bool allow_http = false;
+  // max_cache_entries: distinct (audience, scopes) or exchange entries kept.
+  std::size_t max_cache_entries = 1024;
+  Clock clock;  // default std::chrono::system_clock::now
+};
+
+// AccessToken: what a token endpoint issued (RFC 6749 §5.1, RFC 8693 §2.2.1).
+struct AccessToken {
+  std::string access_token;
+  std::string token_type;         // "Bearer" (or "N_A" for some exchanged tokens)
+  std::string issued_token_type;  // RFC 8693 only
+  std::string scope;              // as granted, when the endpoint says
+  std::chrono::system_clock::time_point expires_at;
+};
+
+struct TokenClientStats {
+  std::uint64_t requests = 0;    // token endpoint requests made
+  std::uint64_t failures = 0;    // failed requests (transport, HTTP status, bad body)
+  std::uint64_t cache_hits = 0;  // answers served from the cache
+};
+
+namespace internal {
+class TokenEndpoint;
+}
+
+class TOKENPASS_EXPORT ClientCredentials {
+ public:
+  // ClientCredentials throws std::invalid_argument for a missing endpoint or client_id,
+  // a non-https endpoint (unless allow_http), a client_secret_* method without a
+  // secret, private_key_jwt without a private signing key, a refresh_at outside
+  // (0, 1], or a null HttpClient.
+  ClientCredentials(ClientCredentialsOptions options, std::shared_ptr<HttpClient> http);
+  ~ClientCredentials();
+  ClientCredentials(const ClientCredentials&) = delete;
+  ClientCredentials& operator=(const ClientCredentials&) = delete;
+
+  // token returns a valid access token for `audience` (may be empty) and `scopes`,
+  // from the cache when it has one that is not due for refresh. Errors: http_error
+  // (the endpoint failed, answered an RFC 6749 §5.2 error, or sent no usable token)
+  // while no valid cached token exists. Thread-safe; concurrent callers for the same
+  // entry share one request.
+  Result<AccessToken> token(std::string_view audience = {},
+                            const std::vector<std::string>& scopes = {}) const;
+
+  TokenClientStats stats() const;
+
+ private:
+  std::unique_ptr<internal::TokenEndpoint> endpoint_;
+};
+
+class TOKENPASS_EXPORT TokenExchange {
+ public:
+  // TokenExchange authenticates like ClientCredentials (same options; throws alike).
+  TokenExchange(ClientCredentialsOptions options, std::shared_ptr<HttpClient> http);
+  ~TokenExchange();
+  TokenExchange(const TokenExchange&) = delete;
+  TokenExchange& operator=(const TokenExchange&) = delete;
+
+  // exchange trades `subject` (a verified access token) for a token meant for
+  // `audience` with `scopes`; cached per (subject token, audience, scopes) until it is
+  // due for refresh, never past the subject token's own expiry. Errors: http_error;
+  // expired when the subject token has expired. Thread-safe.
+  Result<AccessToken> exchange(const VerifiedToken& subject, std::string_view audience,
+                               const std::vector<std::string>& scopes = {}) const;
+
+  TokenClientStats stats() const;
+
+ private:
+  std::unique_ptr<internal::TokenEndpoint> endpoint_;
+};
+
+// form_encode: application/x-www-form-urlencoded (WHATWG URL §5.2) of name/value pairs.
+TOKENPASS_EXPORT std::string form_encode(const HttpHeaders& fields);
+// form_decode: the reverse; malformed for bad percent-escapes.
+TOKENPASS_EXPORT Result<HttpHeaders> form_decode(std::string_view body);
+
+}  // namespace tokenpass

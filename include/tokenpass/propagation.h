@@ -1,0 +1,142 @@
+// tokenpass/propagation.h: tokens in and out of a service. Incoming: take the bearer
+// token (RFC 6750 §2.1) and the calling service's token from their headers, verify each
+// with its own Verifier, and hand the handler a `RequestContext` (passed explicitly: no
+// globals, no thread-locals). Outgoing: an `Outbound` policy says what a call to a named
+// downstream service carries: the caller's verified token forwarded, this service's own
+// token (client credentials), both, or the caller's token exchanged for one meant for
+// the downstream audience (RFC 8693). Destinations not on its allow list get nothing.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tokenpass/client_credentials.h"
+#include "tokenpass/error.h"
+#include "tokenpass/export.h"
+#include "tokenpass/http.h"
+#include "tokenpass/verifier.h"
+
+namespace tokenpass {
+
+// extract_bearer reads an `Authorization` header value: the `Bearer` scheme (any case),
+// one or more spaces, and a b64token (RFC 6750 §2.1). Errors: no_token when the value is
+// empty or uses another scheme; invalid_request when the token is missing, malformed,
+// or followed by anything else. The view points into `header_value`.
+TOKENPASS_EXPORT Result<std::string_view> extract_bearer(std::string_view header_value);
+
+// extract_bearer over every value of the header a request carried: none is no_token,
+// more than one is invalid_request (RFC 6750 §2: one method, one token).
+TOKENPASS_EXPORT Result<std::string_view> extract_bearer(
+    const std::vector<std::string_view>& header_values);
+
+// is_b64token: RFC 6750 §2.1 token68 syntax.
+TOKENPASS_EXPORT bool is_b64token(std::string_view token) noexcept;
+
+// HeaderLookup: every value of one request header, the name compared case-insensitively.
+using HeaderLookup = std::function<std::vector<std::string>(std::string_view name)>;
+
+// RequestContext: the verified tokens of one request. Pass it to whatever needs them.
+class TOKENPASS_EXPORT RequestContext {
+ public:
+  // user: the end user's token, from the user header; null when none was required or sent.
+  const VerifiedToken* user() const noexcept { return user_ ? &*user_ : nullptr; }
+  // service: the calling service's own token, from the service header.
+  const VerifiedToken* service() const noexcept { return service_ ? &*service_ : nullptr; }
+
+ private:
+  friend class TokenResolver;
+  std::optional<VerifiedToken> user_;
+  std::optional<VerifiedToken> service_;
+};
+
+struct TokenResolverOptions {
+  // user_header carries `Bearer <token>` (RFC 6750).
+  std::string user_header = "Authorization";
+  // service_header carries the calling service's token, bare or as `Bearer <token>`.
+  std::string service_header = "X-MS-TOKEN";
+  bool require_user = true;
+  bool require_service = false;
+};
+
+// TokenResolver: finds and verifies the tokens of a request. Immutable, thread-safe.
+class TOKENPASS_EXPORT TokenResolver {
+ public:
+  // Either verifier may be null: that role is then not accepted (and must not be
+  // required). Throws std::invalid_argument for a required role without a verifier,
+  // no verifier at all, or empty or equal header names.
+  TokenResolver(std::shared_ptr<const Verifier> user_verifier,
+                std::shared_ptr<const Verifier> service_verifier,
+                TokenResolverOptions options = {});
+
+  // resolve extracts and verifies each token present. Errors: no_token (a required
+  // token is absent), invalid_request (bad header syntax, more than one token), and
+  // any verify error of the user token, then of the service token. Never throws.
+  Result<RequestContext> resolve(const HeaderLookup& headers) const;
+
+  const TokenResolverOptions& options() const noexcept { return options_; }
+
+ private:
+  std::shared_ptr<const Verifier> user_;
+  std::shared_ptr<const Verifier> service_;
+  TokenResolverOptions options_;
+};
+
+// Destination: a downstream service this one may call.
+struct Destination {
+  std::string audience;             // the `aud` its tokens must carry
+  std::vector<std::string> scopes;  // scopes to ask for (service token, exchange)
+};
+
+// Outbound: which headers a call to a named destination carries. Configure it once at
+// start-up; `headers_for` is then thread-safe.
+class TOKENPASS_EXPORT Outbound {
+ public:
+  // forward: `Authorization: Bearer <the caller's verified token>`.
+  static Outbound forward();
+  // service_token: this service's own client-credentials token in `header`
+  // (`Bearer <token>` in Authorization; the bare token in any other header).
+  static Outbound service_token(std::shared_ptr<const ClientCredentials> credentials,
+                                std::string header = "Authorization");
+  // forward_and_service_token: both; the service token goes in `service_header`.
+  static Outbound forward_and_service_token(std::shared_ptr<const ClientCredentials> credentials,
+                                            std::string service_header = "X-MS-TOKEN");
+  // exchange: the caller's token traded for one meant for the destination's audience,
+  // sent as `Authorization: Bearer`.
+  static Outbound exchange(std::shared_ptr<const TokenExchange> exchange);
+
+  // allow puts a destination on the allow list under `name`.
+  Outbound& allow(std::string name, Destination destination);
+  // clock: what "expired" is measured against (default system_clock::now).
+  Outbound& clock(Clock clock);
+
+  // headers_for returns the headers for a call to `destination` on behalf of `caller`
+  // (null when there is no end user: service-token policies only). Errors:
+  // invalid_request (destination not allowed, or a caller is needed and missing);
+  // expired (the caller's token has expired: it is never sent on); http_error (no
+  // service or exchanged token could be had). Never throws.
+  Result<HttpHeaders> headers_for(std::string_view destination,
+                                  const VerifiedToken* caller) const;
+  Result<HttpHeaders> headers_for(std::string_view destination,
+                                  const VerifiedToken& caller) const {
+    return headers_for(destination, &caller);
+  }
+
+ private:
+  enum class Mode { forward, service_token, forward_and_service_token, exchange };
+  Outbound(Mode mode, std::shared_ptr<const ClientCredentials> credentials,
+           std::shared_ptr<const TokenExchange> exchange, std::string header);
+  Mode mode_;
+  std::shared_ptr<const ClientCredentials> credentials_;
+  std::shared_ptr<const TokenExchange> exchange_;
+  std::string service_header_;
+  std::map<std::string, Destination, std::less<>> destinations_;
+  Clock clock_;
+};
+
+}  // namespace tokenpass

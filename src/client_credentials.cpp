@@ -1,0 +1,443 @@
+#include "tokenpass/client_credentials.h"
+
+#include <algorithm>
+#include <cctype>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <stdexcept>
+#include <utility>
+
+#include <openssl/evp.h>
+
+#include "internal/base64url.h"
+#include "internal/json.h"
+#include "internal/openssl.h"
+#include "tokenpass/jws.h"
+
+namespace tokenpass {
+
+using SysClock = std::chrono::system_clock;
+using TimePoint = SysClock::time_point;
+
+namespace {
+
+std::string base64_standard(std::string_view bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(bytes.data()),
+                                static_cast<int>(bytes.size()));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
+std::string percent_encode(std::string_view s) {
+  static const char* const kHex = "0123456789ABCDEF";
+  std::string out;
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (std::isalnum(u) != 0 || c == '-' || c == '.' || c == '_' || c == '*') {
+      out.push_back(c);
+    } else if (c == ' ') {
+      out.push_back('+');
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[u >> 4]);
+      out.push_back(kHex[u & 15]);
+    }
+  }
+  return out;
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+Result<std::string> percent_decode(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+') {
+      out.push_back(' ');
+    } else if (s[i] == '%') {
+      if (i + 2 >= s.size()) return make_error(errc::malformed, "truncated percent-escape");
+      const int hi = hex_value(s[i + 1]);
+      const int lo = hex_value(s[i + 2]);
+      if (hi < 0 || lo < 0) return make_error(errc::malformed, "bad percent-escape");
+      out.push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+// printable: a short, safe rendering of text a token endpoint sent (for `detail`).
+std::string printable(std::string_view s, std::size_t max = 120) {
+  std::string out;
+  for (const char c : s.substr(0, max)) {
+    const auto u = static_cast<unsigned char>(c);
+    out.push_back(u >= 0x20 && u < 0x7F ? c : '?');
+  }
+  return out;
+}
+
+std::string join_scopes(std::vector<std::string> scopes) {
+  std::sort(scopes.begin(), scopes.end());
+  scopes.erase(std::unique(scopes.begin(), scopes.end()), scopes.end());
+  std::string out;
+  for (const auto& s : scopes) {
+    if (!out.empty()) out.push_back(' ');
+    out += s;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string form_encode(const HttpHeaders& fields) {
+  std::string out;
+  for (const auto& [name, value] : fields) {
+    if (!out.empty()) out.push_back('&');
+    out += percent_encode(name);
+    out.push_back('=');
+    out += percent_encode(value);
+  }
+  return out;
+}
+
+Result<HttpHeaders> form_decode(std::string_view body) {
+  HttpHeaders out;
+  std::size_t i = 0;
+  while (i < body.size()) {
+    std::size_t end = body.find('&', i);
+    if (end == std::string_view::npos) end = body.size();
+    const std::string_view pair = body.substr(i, end - i);
+    if (!pair.empty()) {
+      const std::size_t eq = pair.find('=');
+      auto name = percent_decode(pair.substr(0, eq));
+      auto value = percent_decode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
+      if (!name || !value) return make_error(errc::malformed, "bad form encoding");
+      out.emplace_back(std::move(*name), std::move(*value));
+    }
+    i = end + 1;
+  }
+  return out;
+}
+
+namespace internal {
+
+// TokenEndpoint: the shared machinery of ClientCredentials and TokenExchange: client
+// authentication, the POST, RFC 6749 §5.1/§5.2 parsing, and a single-flight cache.
+class TokenEndpoint {
+ public:
+  TokenEndpoint(ClientCredentialsOptions options, std::shared_ptr<HttpClient> http)
+      : opt_(std::move(options)), http_(std::move(http)) {
+    const auto fail = [](const std::string& why) {
+      throw std::invalid_argument("tokenpass token client: " + why);
+    };
+    if (!http_) fail("no HttpClient");
+    if (opt_.client_id.empty()) fail("no client_id");
+    auto url = parse_url(opt_.token_endpoint);
+    if (!url) fail("token_endpoint: " + url.error().detail);
+    if (url->scheme == "http" && !opt_.allow_http) fail("token_endpoint must be https");
+    if (opt_.auth != ClientAuth::private_key_jwt && opt_.client_secret.empty()) {
+      fail("client_secret_basic/post need a client_secret");
+    }
+    if (opt_.auth == ClientAuth::private_key_jwt &&
+        (!opt_.assertion_key || !opt_.assertion_key->can_sign())) {
+      fail("private_key_jwt needs a private assertion_key that can sign");
+    }
+    if (!(opt_.refresh_at > 0.0 && opt_.refresh_at <= 1.0)) fail("refresh_at must be in (0, 1]");
+    if (opt_.min_retry.count() <= 0 || opt_.max_retry < opt_.min_retry) fail("bad retry bounds");
+    if (!opt_.clock) opt_.clock = [] { return SysClock::now(); };
+  }
+
+  TimePoint now() const { return opt_.clock(); }
+
+  // get: the cached token for `key`, or a fresh one from `params` (single flight).
+  // `not_after` caps the cached lifetime (an exchanged token never outlives its subject).
+  Result<AccessToken> get(const std::string& key, const HttpHeaders& params,
+                          std::optional<TimePoint> not_after = std::nullopt) {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      Entry& e = cache_[key];
+      const TimePoint t = now();
+      const bool valid = e.token && t < e.usable_until;
+      if (valid && (t < e.refresh_at || e.in_flight || t < e.next_retry)) {
+        ++stats_.cache_hits;
+        return *e.token;
+      }
+      if (!valid && e.in_flight) {
+        // Single flight: wait for the request already out (bounded), then look again.
+        const auto gen = e.generation;
+        done_.wait_for(lock, opt_.timeout + std::chrono::milliseconds(100),
+                       [&] { return cache_[key].generation != gen; });
+        if (cache_[key].generation == gen) {
+          return make_error(errc::http_error, "token endpoint: request still pending");
+        }
+        continue;
+      }
+      if (!valid && t < e.next_retry) {
+        return e.last_error ? *e.last_error : make_error(errc::http_error, "token endpoint: backing off");
+      }
+      // This caller makes the request; others keep the valid token or wait.
+      e.in_flight = true;
+      lock.unlock();
+      Result<AccessToken> got = request(params);
+      lock.lock();
+      Entry& done = cache_[key];
+      done.in_flight = false;
+      ++done.generation;
+      const TimePoint after = now();
+      if (got) {
+        auto lifetime = got->expires_at - after;
+        TimePoint expires = got->expires_at;
+        if (not_after && *not_after < expires) expires = *not_after;
+        // Never hand out a token in its last moments: a margin of a tenth of its life,
+        // at most 10 s, covers the time it takes to reach the downstream service.
+        const auto margin = std::min<SysClock::duration>(lifetime / 10, std::chrono::seconds(10));
+        done.token = *got;
+        done.usable_until = expires - margin;
+        done.refresh_at = after + std::chrono::duration_cast<SysClock::duration>(lifetime * opt_.refresh_at);
+        done.backoff = std::chrono::seconds(0);
+        done.next_retry = TimePoint::min();
+        done.last_error.reset();
+        trim_locked();
+      } else {
+        ++stats_.failures;
+        done.backoff = done.backoff.count() == 0 ? opt_.min_retry
+                                                 : std::min(done.backoff * 2, opt_.max_retry);
+        done.next_retry = after + done.backoff;
+        done.last_error = got.error();
+      }
+      done_.notify_all();
+      if (got) return got;
+      // The request failed: a still-valid cached token keeps being served.
+      if (done.token && after < done.usable_until) {
+        ++stats_.cache_hits;
+        return *done.token;
+      }
+      return got;
+    }
+  }
+
+  TokenClientStats stats() const {
+    std::lock_guard<std::mutex> g(mu_);
+    return stats_;
+  }
+
+  const ClientCredentialsOptions& options() const { return opt_; }
+
+ private:
+  struct Entry {
+    std::optional<AccessToken> token;
+    TimePoint usable_until{};
+    TimePoint refresh_at{};
+    bool in_flight = false;
+    std::uint64_t generation = 0;
+    TimePoint next_retry = TimePoint::min();
+    std::chrono::seconds backoff{0};
+    std::optional<Error> last_error;
+  };
+
+  void trim_locked() {
+    if (cache_.size() <= opt_.max_cache_entries) return;
+    // Drop entries that are idle and no longer usable first, then any idle one.
+    const TimePoint t = now();
+    for (auto it = cache_.begin(); it != cache_.end() && cache_.size() > opt_.max_cache_entries;) {
+      if (!it->second.in_flight && (!it->second.token || t >= it->second.usable_until)) {
+        it = cache_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (auto it = cache_.begin(); it != cache_.end() && cache_.size() > opt_.max_cache_entries;) {
+      it = it->second.in_flight ? std::next(it) : cache_.erase(it);
+    }
+  }
+
+  Result<std::string> assertion() const {
+    // RFC 7523 §3: iss = sub = client_id, aud = the token endpoint, exp, jti.
+    const TimePoint t = now();
+    const auto secs = [](TimePoint p) {
+      return std::chrono::duration_cast<std::chrono::seconds>(p.time_since_epoch()).count();
+    };
+    const nlohmann::json claims = {{"iss", opt_.client_id},
+                                   {"sub", opt_.client_id},
+                                   {"aud", opt_.token_endpoint},
+                                   {"iat", secs(t)},
+                                   {"exp", secs(t + opt_.assertion_lifetime)},
+                                   {"jti", internal::b64url_encode(internal::random_bytes(16))}};
+    return sign_jws(*opt_.assertion_key, claims.dump());
+  }
+
+  Result<AccessToken> request(HttpHeaders params) {
+    HttpRequest req;
+    req.method = "POST";
+    req.url = opt_.token_endpoint;
+    req.timeout = opt_.timeout;
+    req.max_response_bytes = opt_.max_response_bytes;
+    req.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
+    req.headers.emplace_back("Accept", "application/json");
+    switch (opt_.auth) {
+      case ClientAuth::client_secret_basic:
+        // RFC 6749 §2.3.1: both parts form-encoded before Basic encoding.
+        req.headers.emplace_back(
+            "Authorization", "Basic " + base64_standard(percent_encode(opt_.client_id) + ":" +
+                                                        percent_encode(opt_.client_secret)));
+        break;
+      case ClientAuth::client_secret_post:
+        params.emplace_back("client_id", opt_.client_id);
+        params.emplace_back("client_secret", opt_.client_secret);
+        break;
+      case ClientAuth::private_key_jwt: {
+        auto jwt = assertion();
+        if (!jwt) return make_error(errc::http_error, "client assertion could not be signed");
+        params.emplace_back("client_id", opt_.client_id);
+        params.emplace_back("client_assertion_type",
+                            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
+        params.emplace_back("client_assertion", *jwt);
+        break;
+      }
+      default:
+        break;
+    }
+    req.body = form_encode(params);
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      ++stats_.requests;
+    }
+    Result<HttpResponse> res = make_error(errc::http_error, "not sent");
+    try {
+      res = http_->send(req);
+    } catch (const std::exception&) {
+      res = make_error(errc::http_error, "the HTTP client threw");
+    }
+    if (!res) return make_error(errc::http_error, "token endpoint: " + res.error().detail);
+    return parse(*res);
+  }
+
+  Result<AccessToken> parse(const HttpResponse& res) const {
+    JsonLimits limits;
+    limits.max_string = opt_.max_response_bytes;
+    auto body = internal::parse_json(res.body, limits);
+    if (res.status != 200) {
+      // RFC 6749 §5.2: {"error": "...", "error_description": "..."}.
+      std::string detail = "token endpoint: HTTP " + std::to_string(res.status);
+      if (body && body->is_object()) {
+        const auto err = body->find("error");
+        if (err != body->end() && err->is_string()) detail += ": " + printable(err->get<std::string>(), 40);
+        const auto desc = body->find("error_description");
+        if (desc != body->end() && desc->is_string()) {
+          detail += " (" + printable(desc->get<std::string>()) + ")";
+        }
+      }
+      return make_error(errc::http_error, detail);
+    }
+    if (!body || !body->is_object()) {
+      return make_error(errc::http_error, "token endpoint: the response is not a JSON object");
+    }
+    const auto str = [&](const char* name) -> std::optional<std::string> {
+      const auto it = body->find(name);
+      if (it == body->end() || !it->is_string()) return std::nullopt;
+      return it->get<std::string>();
+    };
+    AccessToken out;
+    auto access = str("access_token");
+    auto type = str("token_type");
+    // RFC 6749 §5.1: access_token and token_type are REQUIRED.
+    if (!access || access->empty() || !type) {
+      return make_error(errc::http_error, "token endpoint: no access_token or token_type");
+    }
+    out.access_token = std::move(*access);
+    out.token_type = std::move(*type);
+    out.issued_token_type = str("issued_token_type").value_or("");
+    out.scope = str("scope").value_or("");
+    auto lifetime = opt_.default_lifetime;
+    if (const auto it = body->find("expires_in"); it != body->end()) {
+      if (!it->is_number() || it->get<double>() <= 0 || it->get<double>() > 1e9) {
+        return make_error(errc::http_error, "token endpoint: bad expires_in");
+      }
+      lifetime = std::chrono::seconds(static_cast<long long>(it->get<double>()));
+    }
+    out.expires_at = now() + lifetime;
+    return out;
+  }
+
+  ClientCredentialsOptions opt_;
+  std::shared_ptr<HttpClient> http_;
+  mutable std::mutex mu_;
+  std::condition_variable done_;
+  std::map<std::string, Entry> cache_;
+  TokenClientStats stats_;
+};
+
+}  // namespace internal
+
+ClientCredentials::ClientCredentials(ClientCredentialsOptions options,
+                                     std::shared_ptr<HttpClient> http)
+    : endpoint_(std::make_unique<internal::TokenEndpoint>(std::move(options), std::move(http))) {}
+ClientCredentials::~ClientCredentials() = default;
+
+Result<AccessToken> ClientCredentials::token(std::string_view audience,
+                                             const std::vector<std::string>& scopes) const {
+  try {
+    const std::string scope = join_scopes(scopes);
+    HttpHeaders params = {{"grant_type", "client_credentials"}};
+    if (!scope.empty()) params.emplace_back("scope", scope);
+    if (!audience.empty()) {
+      // RFC 8707 `resource` or the widely used `audience` parameter.
+      params.emplace_back(endpoint_->options().resource_parameter ? "resource" : "audience",
+                          std::string(audience));
+    }
+    return endpoint_->get(std::string(audience) + "\n" + scope, params);
+  } catch (const std::exception&) {
+    return make_error(errc::http_error, "token request failed");
+  }
+}
+
+TokenClientStats ClientCredentials::stats() const { return endpoint_->stats(); }
+
+TokenExchange::TokenExchange(ClientCredentialsOptions options, std::shared_ptr<HttpClient> http)
+    : endpoint_(std::make_unique<internal::TokenEndpoint>(std::move(options), std::move(http))) {}
+TokenExchange::~TokenExchange() = default;
+
+Result<AccessToken> TokenExchange::exchange(const VerifiedToken& subject, std::string_view audience,
+                                            const std::vector<std::string>& scopes) const {
+  try {
+    std::optional<TimePoint> subject_exp;
+    if (const auto exp = subject.expires_at()) {
+      if (!(NumericDate(endpoint_->now()) < *exp)) {
+        return make_error(errc::expired, "the subject token has expired");
+      }
+      subject_exp = std::chrono::time_point_cast<SysClock::duration>(
+          std::min(*exp, NumericDate(TimePoint::max())));
+    }
+    const std::string scope = join_scopes(scopes);
+    // RFC 8693 §2.1.
+    HttpHeaders params = {
+        {"grant_type", "urn:ietf:params:oauth:grant-type:token-exchange"},
+        {"subject_token", subject.compact()},
+        {"subject_token_type", "urn:ietf:params:oauth:token-type:access_token"},
+        {"requested_token_type", "urn:ietf:params:oauth:token-type:access_token"}};
+    if (!audience.empty()) {
+      params.emplace_back(endpoint_->options().resource_parameter ? "resource" : "audience",
+                          std::string(audience));
+    }
+    if (!scope.empty()) params.emplace_back("scope", scope);
+    // The cache key holds a digest of the subject token, not the token itself.
+    const std::string key = internal::b64url_encode(internal::sha256(subject.compact())) + "\n" +
+                            std::string(audience) + "\n" + scope;
+    return endpoint_->get(key, params, subject_exp);
+  } catch (const std::exception&) {
+    return make_error(errc::http_error, "token exchange failed");
+  }
+}
+
+TokenClientStats TokenExchange::stats() const { return endpoint_->stats(); }
+
+}  // namespace tokenpass

@@ -1,0 +1,227 @@
+#include "tokenpass/propagation.h"
+
+#include <cctype>
+#include <stdexcept>
+#include <utility>
+
+namespace tokenpass {
+
+namespace {
+
+bool is_token68_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '.' || c == '_' ||
+         c == '~' || c == '+' || c == '/';
+}
+
+bool starts_with_ci(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && header_name_equals(s.substr(0, prefix.size()), prefix);
+}
+
+// strip_bearer: a service header may carry the bare token or `Bearer <token>`.
+Result<std::string_view> service_token_of(std::string_view value) {
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+  if (value.empty()) return make_error(errc::no_token, "empty service token header");
+  if (starts_with_ci(value, "bearer ")) return extract_bearer(value);
+  if (!is_b64token(value)) return make_error(errc::invalid_request, "service token is malformed");
+  return value;
+}
+
+Result<std::string_view> one_value(const std::vector<std::string>& values, bool bearer) {
+  if (values.empty()) return make_error(errc::no_token, "no token");
+  if (values.size() > 1) return make_error(errc::invalid_request, "more than one token header");
+  return bearer ? extract_bearer(values.front()) : service_token_of(values.front());
+}
+
+}  // namespace
+
+bool is_b64token(std::string_view token) noexcept {
+  // RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+  std::size_t i = 0;
+  while (i < token.size() && is_token68_char(token[i])) ++i;
+  if (i == 0) return false;
+  while (i < token.size() && token[i] == '=') ++i;
+  return i == token.size();
+}
+
+Result<std::string_view> extract_bearer(std::string_view value) {
+  // RFC 9110 §5.5: surrounding white space is not part of the field value.
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+  if (value.empty()) return make_error(errc::no_token, "empty Authorization header");
+  constexpr std::string_view kScheme = "bearer";
+  // RFC 9110 §11.1: the scheme is case-insensitive. Another scheme is no bearer token.
+  if (!starts_with_ci(value, kScheme) ||
+      (value.size() > kScheme.size() && value[kScheme.size()] != ' ')) {
+    return make_error(errc::no_token, "not a Bearer authorization");
+  }
+  value.remove_prefix(kScheme.size());
+  while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+  if (value.empty()) return make_error(errc::invalid_request, "Bearer without a token");
+  if (!is_b64token(value)) {
+    return make_error(errc::invalid_request,
+                      value.find_first_of(" ,") != std::string_view::npos
+                          ? "more than one token in the Authorization header"
+                          : "the bearer token has characters RFC 6750 does not allow");
+  }
+  return value;
+}
+
+Result<std::string_view> extract_bearer(const std::vector<std::string_view>& values) {
+  if (values.empty()) return make_error(errc::no_token, "no Authorization header");
+  if (values.size() > 1) return make_error(errc::invalid_request, "more than one Authorization header");
+  return extract_bearer(values.front());
+}
+
+TokenResolver::TokenResolver(std::shared_ptr<const Verifier> user_verifier,
+                             std::shared_ptr<const Verifier> service_verifier,
+                             TokenResolverOptions options)
+    : user_(std::move(user_verifier)),
+      service_(std::move(service_verifier)),
+      options_(std::move(options)) {
+  const auto fail = [](const char* why) {
+    throw std::invalid_argument(std::string("tokenpass::TokenResolver: ") + why);
+  };
+  if (!user_ && !service_) fail("no verifier");
+  if (options_.require_user && !user_) fail("a user token is required but there is no verifier for it");
+  if (options_.require_service && !service_) {
+    fail("a service token is required but there is no verifier for it");
+  }
+  if ((user_ && options_.user_header.empty()) || (service_ && options_.service_header.empty())) {
+    fail("empty header name");
+  }
+  if (user_ && service_ && header_name_equals(options_.user_header, options_.service_header)) {
+    fail("the user and service tokens need different headers");
+  }
+}
+
+Result<RequestContext> TokenResolver::resolve(const HeaderLookup& headers) const {
+  try {
+    RequestContext ctx;
+    if (user_) {
+      auto raw = one_value(headers(options_.user_header), true);
+      if (raw) {
+        auto verified = user_->verify(*raw);
+        if (!verified) return verified.error();
+        ctx.user_.emplace(std::move(*verified));
+      } else if (raw.error().code != errc::no_token || options_.require_user) {
+        return raw.error();
+      }
+    }
+    if (service_) {
+      auto raw = one_value(headers(options_.service_header), false);
+      if (raw) {
+        auto verified = service_->verify(*raw);
+        if (!verified) return verified.error();
+        ctx.service_.emplace(std::move(*verified));
+      } else if (raw.error().code != errc::no_token || options_.require_service) {
+        return raw.error();
+      }
+    }
+    return ctx;
+  } catch (const std::exception&) {
+    return make_error(errc::invalid_request, "the request's headers could not be read");
+  }
+}
+
+Outbound::Outbound(Mode mode, std::shared_ptr<const ClientCredentials> credentials,
+                   std::shared_ptr<const TokenExchange> exchange, std::string header)
+    : mode_(mode),
+      credentials_(std::move(credentials)),
+      exchange_(std::move(exchange)),
+      service_header_(std::move(header)),
+      clock_([] { return std::chrono::system_clock::now(); }) {
+  if ((mode_ == Mode::service_token || mode_ == Mode::forward_and_service_token) && !credentials_) {
+    throw std::invalid_argument("tokenpass::Outbound: no ClientCredentials");
+  }
+  if (mode_ == Mode::exchange && !exchange_) {
+    throw std::invalid_argument("tokenpass::Outbound: no TokenExchange");
+  }
+  if (mode_ == Mode::forward_and_service_token &&
+      header_name_equals(service_header_, "Authorization")) {
+    throw std::invalid_argument(
+        "tokenpass::Outbound: the service token needs its own header when forwarding too");
+  }
+}
+
+Outbound Outbound::forward() { return Outbound(Mode::forward, nullptr, nullptr, {}); }
+
+Outbound Outbound::service_token(std::shared_ptr<const ClientCredentials> credentials,
+                                 std::string header) {
+  return Outbound(Mode::service_token, std::move(credentials), nullptr, std::move(header));
+}
+
+Outbound Outbound::forward_and_service_token(std::shared_ptr<const ClientCredentials> credentials,
+                                             std::string service_header) {
+  return Outbound(Mode::forward_and_service_token, std::move(credentials), nullptr,
+                  std::move(service_header));
+}
+
+Outbound Outbound::exchange(std::shared_ptr<const TokenExchange> exchange) {
+  return Outbound(Mode::exchange, nullptr, std::move(exchange), {});
+}
+
+Outbound& Outbound::allow(std::string name, Destination destination) {
+  destinations_[std::move(name)] = std::move(destination);
+  return *this;
+}
+
+Outbound& Outbound::clock(Clock clock) {
+  if (clock) clock_ = std::move(clock);
+  return *this;
+}
+
+Result<HttpHeaders> Outbound::headers_for(std::string_view destination,
+                                          const VerifiedToken* caller) const {
+  try {
+    const auto it = destinations_.find(destination);
+    if (it == destinations_.end()) {
+      // Security: tokens go only where the service's configuration says they may.
+      return make_error(errc::invalid_request, "destination is not on the allow list");
+    }
+    const Destination& dest = it->second;
+    const bool needs_caller = mode_ != Mode::service_token;
+    if (needs_caller) {
+      if (caller == nullptr) return make_error(errc::invalid_request, "no caller token to pass on");
+      // Never pass on a token that has expired (no leeway outbound).
+      const auto exp = caller->expires_at();
+      if (exp && !(NumericDate(clock_()) < *exp)) {
+        return make_error(errc::expired, "the caller's token has expired");
+      }
+    }
+    HttpHeaders out;
+    const auto add_service = [&](std::string_view header) -> Result<void> {
+      auto token = credentials_->token(dest.audience, dest.scopes);
+      if (!token) return token.error();
+      out.emplace_back(std::string(header), header_name_equals(header, "Authorization")
+                                                ? "Bearer " + token->access_token
+                                                : token->access_token);
+      return {};
+    };
+    switch (mode_) {
+      case Mode::forward:
+        out.emplace_back("Authorization", "Bearer " + caller->compact());
+        break;
+      case Mode::service_token:
+        if (auto r = add_service(service_header_); !r) return r.error();
+        break;
+      case Mode::forward_and_service_token:
+        out.emplace_back("Authorization", "Bearer " + caller->compact());
+        if (auto r = add_service(service_header_); !r) return r.error();
+        break;
+      case Mode::exchange: {
+        auto token = exchange_->exchange(*caller, dest.audience, dest.scopes);
+        if (!token) return token.error();
+        out.emplace_back("Authorization", "Bearer " + token->access_token);
+        break;
+      }
+      default:
+        return make_error(errc::invalid_request, "unknown outbound mode");
+    }
+    return out;
+  } catch (const std::exception&) {
+    return make_error(errc::http_error, "outbound headers could not be made");
+  }
+}
+
+}  // namespace tokenpass
