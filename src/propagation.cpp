@@ -99,7 +99,9 @@ Result<RequestContext> TokenResolver::resolve(const HeaderLookup& headers) const
   try {
     RequestContext ctx;
     if (user_) {
-      auto raw = one_value(headers(options_.user_header), true);
+      // The values must outlive `raw`, which points into them.
+      const std::vector<std::string> values = headers(options_.user_header);
+      auto raw = one_value(values, true);
       if (raw) {
         auto verified = user_->verify(*raw);
         if (!verified) return verified.error();
@@ -109,7 +111,8 @@ Result<RequestContext> TokenResolver::resolve(const HeaderLookup& headers) const
       }
     }
     if (service_) {
-      auto raw = one_value(headers(options_.service_header), false);
+      const std::vector<std::string> values = headers(options_.service_header);
+      auto raw = one_value(values, false);
       if (raw) {
         auto verified = service_->verify(*raw);
         if (!verified) return verified.error();

@@ -1,17 +1,24 @@
-// tokenpass/adapters/httplib.h: an `HttpClient` on cpp-httplib, for the optional target
-// tokenpass::httplib. HTTPS goes through OpenSSL with the server certificate verified
-// against the system's trust store (or the CA file given). Redirects are not followed.
-// One connection per request: safe from any number of threads.
+// tokenpass/adapters/httplib.h: tokenpass on cpp-httplib, for the optional target
+// tokenpass::httplib.
+//  - `HttplibClient`: an `HttpClient`. HTTPS goes through OpenSSL with the server
+//    certificate verified against the system's trust store (or the CA file given).
+//    Redirects are not followed. One connection per request: safe from any thread.
+//  - `protect`: wraps a server handler so that it runs only for requests whose tokens
+//    verify; others get 400/401/403/503 with the RFC 6750 `WWW-Authenticate` header.
+//  - `add_headers`: puts an `Outbound` policy's headers on a client request.
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <httplib.h>
 
 #include "tokenpass/http.h"
+#include "tokenpass/propagation.h"
 
 namespace tokenpass {
 
@@ -90,5 +97,74 @@ class HttplibClient final : public HttpClient {
  private:
   HttplibClientOptions options_;
 };
+
+// headers_of: a HeaderLookup over an httplib request (names compared
+// case-insensitively, every value of a repeated header).
+inline HeaderLookup headers_of(const httplib::Request& req) {
+  return [&req](std::string_view name) {
+    std::vector<std::string> values;
+    for (const auto& [k, v] : req.headers) {
+      if (header_name_equals(k, name)) values.push_back(v);
+    }
+    return values;
+  };
+}
+
+// add_headers puts `headers` (from `Outbound::headers_for`) on an httplib request.
+inline void add_headers(httplib::Headers& out, const HttpHeaders& headers) {
+  for (const auto& [k, v] : headers) out.emplace(k, v);
+}
+
+struct ProtectOptions {
+  // realm: the `realm` of the WWW-Authenticate challenge.
+  std::string realm = "api";
+  // scopes: every one must be granted to the user token (or, with no user token, the
+  // service token); otherwise 403 insufficient_scope naming them.
+  std::vector<std::string> scopes;
+  // with_description: add an RFC 6750 error_description from a fixed table.
+  bool with_description = false;
+  // on_reject: called with each rejection, for logging (never gets the token).
+  std::function<void(const httplib::Request&, const Error&)> on_reject;
+};
+
+using ProtectedHandler =
+    std::function<void(const httplib::Request&, httplib::Response&, const RequestContext&)>;
+
+// reject_request fills `res` for a refused request: status, WWW-Authenticate, and a
+// small JSON body with the error code.
+inline void reject_request(httplib::Response& res, const Error& e, const std::string& realm,
+                           const std::vector<std::string>& scopes = {},
+                           bool with_description = false) {
+  res.status = http_status(e);
+  if (const auto challenge = www_authenticate(e, realm, scopes, with_description)) {
+    res.set_header("WWW-Authenticate", *challenge);
+  }
+  res.set_content("{\"error\":\"" + std::string(to_string(e.code)) + "\"}", "application/json");
+}
+
+// protect returns a handler that resolves and verifies the request's tokens with
+// `resolver`, checks `options.scopes`, and only then calls `handler`.
+inline httplib::Server::Handler protect(std::shared_ptr<const TokenResolver> resolver,
+                                        ProtectedHandler handler, ProtectOptions options = {}) {
+  return [resolver = std::move(resolver), handler = std::move(handler),
+          options = std::move(options)](const httplib::Request& req, httplib::Response& res) {
+    auto ctx = resolver->resolve(headers_of(req));
+    if (ctx) {
+      const VerifiedToken* subject = ctx->user() ? ctx->user() : ctx->service();
+      for (const auto& scope : options.scopes) {
+        if (subject == nullptr || !subject->claims().has_scope(scope)) {
+          ctx = make_error(errc::insufficient_scope, "a required scope is not granted");
+          break;
+        }
+      }
+    }
+    if (!ctx) {
+      if (options.on_reject) options.on_reject(req, ctx.error());
+      return reject_request(res, ctx.error(), options.realm, options.scopes,
+                            options.with_description);
+    }
+    handler(req, res, *ctx);
+  };
+}
 
 }  // namespace tokenpass

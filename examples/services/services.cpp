@@ -1,0 +1,426 @@
+#include "services/services.h"
+
+#include <algorithm>
+#include <stdexcept>
+#include <utility>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+namespace shop {
+
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string b64url(const unsigned char* data, std::size_t n) {
+  std::string out(4 * ((n + 2) / 3) + 1, '\0');
+  const int len = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(n));
+  out.resize(static_cast<std::size_t>(len));
+  for (char& c : out) c = c == '+' ? '-' : c == '/' ? '_' : c;
+  while (!out.empty() && out.back() == '=') out.pop_back();
+  return out;
+}
+
+std::string unb64url(std::string s) {
+  for (char& c : s) c = c == '-' ? '+' : c == '_' ? '/' : c;
+  const std::size_t pad = (4 - s.size() % 4) % 4;
+  s.append(pad, '=');
+  std::string out(s.size(), '\0');
+  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(s.data()), static_cast<int>(s.size()));
+  out.resize(n < 0 ? 0 : static_cast<std::size_t>(n) - pad);
+  return out;
+}
+
+// A password or client secret checked against its PBKDF2-HMAC-SHA256 hash, in
+// constant time.
+bool secret_matches(const std::string& secret, const std::string& salt_b64,
+                    const std::string& hash_b64, int iterations) {
+  const std::string salt = unb64url(salt_b64);
+  unsigned char out[32];
+  if (PKCS5_PBKDF2_HMAC(secret.data(), static_cast<int>(secret.size()),
+                        reinterpret_cast<const unsigned char*>(salt.data()), static_cast<int>(salt.size()),
+                        iterations, EVP_sha256(), sizeof out, out) != 1) {
+    return false;
+  }
+  const std::string got = b64url(out, sizeof out);
+  return got.size() == hash_b64.size() && CRYPTO_memcmp(got.data(), hash_b64.data(), got.size()) == 0;
+}
+
+std::vector<std::string> split_scopes(const std::string& s) {
+  std::vector<std::string> out;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    std::size_t j = s.find(' ', i);
+    if (j == std::string::npos) j = s.size();
+    if (j > i) out.push_back(s.substr(i, j - i));
+    i = j + 1;
+  }
+  return out;
+}
+
+bool contains(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+void oauth_error(httplib::Response& res, int status, const std::string& error,
+                 const std::string& description) {
+  // RFC 6749 §5.2.
+  res.status = status;
+  res.set_header("Cache-Control", "no-store");
+  res.set_content(json{{"error", error}, {"error_description", description}}.dump(), "application/json");
+}
+
+void token_response(httplib::Response& res, const std::string& token, std::chrono::seconds lifetime,
+                    const std::vector<std::string>& scopes, const char* issued_type = nullptr) {
+  std::string scope;
+  for (const auto& s : scopes) scope += (scope.empty() ? "" : " ") + s;
+  json body = {{"access_token", token}, {"token_type", "Bearer"}, {"expires_in", lifetime.count()},
+               {"scope", scope}};
+  if (issued_type != nullptr) body["issued_token_type"] = issued_type;
+  res.set_header("Cache-Control", "no-store");
+  res.set_content(body.dump(), "application/json");
+}
+
+tokenpass::Result<tokenpass::HttpHeaders> form_of(const httplib::Request& req) {
+  return tokenpass::form_decode(req.body);
+}
+
+std::string field(const tokenpass::HttpHeaders& form, const std::string& name) {
+  for (const auto& [k, v] : form) {
+    if (k == name) return v;
+  }
+  return {};
+}
+
+// The copy of an upstream answer that a service passes back.
+void relay(httplib::Response& res, const tokenpass::Result<tokenpass::HttpResponse>& up) {
+  if (!up) {
+    res.status = 502;
+    res.set_content(json{{"error", "upstream unreachable"}}.dump(), "application/json");
+    return;
+  }
+  res.status = up->status;
+  if (const auto h = up->header("WWW-Authenticate")) res.set_header("WWW-Authenticate", *h);
+  res.set_content(up->body, "application/json");
+}
+
+void reject(httplib::Response& res, const tokenpass::Error& e, const std::string& realm) {
+  tokenpass::reject_request(res, e, realm);
+}
+
+}  // namespace
+
+// ---- Server ----------------------------------------------------------------------
+
+Server::~Server() { stop(); }
+
+bool Server::start(int port) {
+  if (port == 0) {
+    port_ = http_.bind_to_any_port("127.0.0.1");
+  } else {
+    port_ = http_.bind_to_port("127.0.0.1", port) ? port : -1;
+  }
+  if (port_ <= 0) return false;
+  thread_ = std::thread([this] { http_.listen_after_bind(); });
+  return true;
+}
+
+void Server::stop() {
+  http_.stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+// ---- TokenService ------------------------------------------------------------------
+
+TokenServiceConfig TokenServiceConfig::from_json(const json& j) {
+  TokenServiceConfig c;
+  c.iterations = j.at("iterations").get<int>();
+  c.user_audiences = j.at("user_audiences").get<std::vector<std::string>>();
+  c.user_token_lifetime = std::chrono::seconds(j.at("user_token_lifetime").get<int>());
+  c.service_token_lifetime = std::chrono::seconds(j.at("service_token_lifetime").get<int>());
+  for (const auto& u : j.at("users")) {
+    c.users.push_back({u.at("name").get<std::string>(), u.at("salt").get<std::string>(),
+                       u.at("hash").get<std::string>(), u.at("scopes").get<std::vector<std::string>>()});
+  }
+  for (const auto& k : j.at("clients")) {
+    TokenServiceConfig::Client client;
+    client.id = k.at("id").get<std::string>();
+    client.salt = k.at("salt").get<std::string>();
+    client.hash = k.at("hash").get<std::string>();
+    client.scopes = k.at("scopes").get<std::vector<std::string>>();
+    client.audiences = k.at("audiences").get<std::vector<std::string>>();
+    client.may_exchange = k.value("may_exchange", false);
+    c.clients.push_back(std::move(client));
+  }
+  return c;
+}
+
+TokenService::TokenService(TokenServiceConfig config, tokenpass::Key signing_key, tokenpass::Clock clock)
+    : config_(std::move(config)), key_(std::move(signing_key)), clock_(std::move(clock)) {
+  if (!clock_) clock_ = [] { return std::chrono::system_clock::now(); };
+}
+
+bool TokenService::start(int port) {
+  if (!Server::start(port)) return false;
+  // The issuer name is known only now; the routes use it.
+  tokenpass::Policy own = tokenpass::Policy::access_token_profile({url()}, config_.user_audiences);
+  own.clock = clock_;
+  own_tokens_ = std::make_unique<tokenpass::Verifier>(tokenpass::KeySet({key_.public_key().value()}), own);
+  routes();
+  return true;
+}
+
+void TokenService::routes() {
+  const std::string issuer = url();
+  const auto issue = [this, issuer](const std::string& sub, const std::string& client_id,
+                                    const std::vector<std::string>& audience,
+                                    const std::vector<std::string>& scopes, std::chrono::seconds lifetime,
+                                    const json& extra) {
+    tokenpass::IssuerOptions io;
+    io.typ = "at+jwt";  // RFC 9068
+    io.clock = clock_;
+    tokenpass::Issuer issuer_(key_, issuer, lifetime, io);
+    tokenpass::ClaimsBuilder c;
+    c.subject(sub).client_id(client_id).scopes(scopes);
+    if (audience.size() == 1) {
+      c.audience(audience.front());
+    } else {
+      c.audience(audience);
+    }
+    for (const auto& [k, v] : extra.items()) c.claim(k, v);
+    return issuer_.issue(c);
+  };
+
+  http_.Get("/.well-known/jwks.json", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_header("Cache-Control", "max-age=300");
+    res.set_content(tokenpass::KeySet({key_.public_key().value()}).to_public_jwks().dump(),
+                    "application/jwk-set+json");
+  });
+  http_.Get("/.well-known/openid-configuration", [issuer](const httplib::Request&, httplib::Response& res) {
+    const json doc = {{"issuer", issuer},
+                      {"jwks_uri", issuer + "/.well-known/jwks.json"},
+                      {"token_endpoint", issuer + "/token"},
+                      {"grant_types_supported",
+                       {"password", "client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange"}},
+                      {"token_endpoint_auth_methods_supported", {"client_secret_basic", "client_secret_post"}}};
+    res.set_content(doc.dump(), "application/json");
+  });
+
+  http_.Post("/login", [this, issue](const httplib::Request& req, httplib::Response& res) {
+    auto form = form_of(req);
+    if (!form) return oauth_error(res, 400, "invalid_request", "bad form");
+    const std::string name = field(*form, "username");
+    const std::string password = field(*form, "password");
+    for (const auto& u : config_.users) {
+      if (u.name == name && secret_matches(password, u.salt, u.hash, config_.iterations)) {
+        auto token = issue(u.name, "shop-web", config_.user_audiences, u.scopes,
+                           config_.user_token_lifetime, json::object());
+        if (!token) return oauth_error(res, 500, "server_error", "could not issue");
+        return token_response(res, *token, config_.user_token_lifetime, u.scopes);
+      }
+    }
+    oauth_error(res, 401, "invalid_grant", "unknown user or wrong password");
+  });
+
+  http_.Post("/token", [this, issue](const httplib::Request& req, httplib::Response& res) {
+    auto form = form_of(req);
+    if (!form) return oauth_error(res, 400, "invalid_request", "bad form");
+    // Client authentication: client_secret_basic or client_secret_post (RFC 6749 §2.3.1).
+    std::string id = field(*form, "client_id");
+    std::string secret = field(*form, "client_secret");
+    const std::string auth = req.get_header_value("Authorization");
+    if (auth.rfind("Basic ", 0) == 0) {
+      const std::string decoded = unb64url(auth.substr(6));
+      const std::size_t colon = decoded.find(':');
+      if (colon == std::string::npos) return oauth_error(res, 401, "invalid_client", "bad Basic credentials");
+      auto parts = tokenpass::form_decode("i=" + decoded.substr(0, colon) + "&s=" + decoded.substr(colon + 1));
+      if (!parts) return oauth_error(res, 401, "invalid_client", "bad Basic credentials");
+      id = field(*parts, "i");
+      secret = field(*parts, "s");
+    }
+    const TokenServiceConfig::Client* client = nullptr;
+    for (const auto& c : config_.clients) {
+      if (c.id == id && secret_matches(secret, c.salt, c.hash, config_.iterations)) client = &c;
+    }
+    if (client == nullptr) {
+      res.set_header("WWW-Authenticate", "Basic realm=\"token\"");
+      return oauth_error(res, 401, "invalid_client", "client authentication failed");
+    }
+    const std::string grant = field(*form, "grant_type");
+    const std::string audience = field(*form, "audience");
+    const auto requested = split_scopes(field(*form, "scope"));
+    if (audience.empty() || !contains(client->audiences, audience)) {
+      return oauth_error(res, 400, "invalid_target", "audience not allowed for this client");
+    }
+    if (grant == "client_credentials") {
+      for (const auto& s : requested) {
+        if (!contains(client->scopes, s)) return oauth_error(res, 400, "invalid_scope", "scope not allowed");
+      }
+      const auto scopes = requested.empty() ? client->scopes : requested;
+      auto token = issue(client->id, client->id, {audience}, scopes, config_.service_token_lifetime,
+                         json::object());
+      if (!token) return oauth_error(res, 500, "server_error", "could not issue");
+      return token_response(res, *token, config_.service_token_lifetime, scopes);
+    }
+    if (grant == "urn:ietf:params:oauth:grant-type:token-exchange") {
+      if (!client->may_exchange) return oauth_error(res, 400, "unauthorized_client", "no token exchange");
+      auto subject = own_tokens_->verify(field(*form, "subject_token"));
+      if (!subject) return oauth_error(res, 400, "invalid_grant", "subject_token refused");
+      // RFC 8693 §2.1: the new token keeps the subject and cannot grant more scope.
+      const auto had = subject->claims().scopes();
+      std::vector<std::string> scopes;
+      for (const auto& s : requested.empty() ? had : requested) {
+        if (!contains(had, s)) return oauth_error(res, 400, "invalid_scope", "scope not held by the subject");
+        scopes.push_back(s);
+      }
+      const auto now = clock_();
+      const double exp = subject->expires_at()->time_since_epoch().count();
+      const double now_s = std::chrono::duration<double>(now.time_since_epoch()).count();
+      const auto left = std::chrono::seconds(static_cast<long long>(exp - now_s));
+      const auto lifetime = std::min(left, config_.service_token_lifetime);
+      if (lifetime <= 0s) return oauth_error(res, 400, "invalid_grant", "subject_token expired");
+      auto token = issue(*subject->claims().subject(), client->id, {audience}, scopes, lifetime,
+                         json{{"act", {{"sub", client->id}}}});
+      if (!token) return oauth_error(res, 500, "server_error", "could not issue");
+      return token_response(res, *token, lifetime, scopes, "urn:ietf:params:oauth:token-type:access_token");
+    }
+    oauth_error(res, 400, "unsupported_grant_type", "grant_type not supported");
+  });
+}
+
+// ---- Trust -------------------------------------------------------------------------
+
+Trust Trust::connect(const std::string& issuer) {
+  Trust t;
+  t.issuer = issuer;
+  t.http = std::make_shared<tokenpass::HttplibClient>();
+  tokenpass::RemoteJwksOptions o;
+  o.allow_http = true;  // loopback demo; real deployments use https
+  auto keys = tokenpass::RemoteJwks::from_issuer(issuer, o, t.http);
+  if (!keys) throw std::runtime_error("discovery failed: " + keys.error().detail);
+  t.keys = *keys;
+  if (!t.keys->prefetch(5s)) throw std::runtime_error("no JWKS from " + issuer);
+  return t;
+}
+
+std::shared_ptr<const tokenpass::Verifier> Trust::verifier(const std::string& audience) const {
+  tokenpass::Policy p = tokenpass::Policy::access_token_profile({issuer}, {audience});
+  p.leeway = 0s;
+  return std::make_shared<const tokenpass::Verifier>(keys, p);
+}
+
+// ---- Gateway -----------------------------------------------------------------------
+
+Gateway::Gateway(const Trust& trust, std::string billing_url) {
+  const auto http = trust.http;
+  const std::string token_service = trust.issuer;
+  auto users = std::make_shared<const tokenpass::TokenResolver>(trust.verifier("gateway"), nullptr);
+  auto outbound = std::make_shared<tokenpass::Outbound>(tokenpass::Outbound::forward());
+  outbound->allow("billing", {"billing", {}});
+
+  http_.Post("/login", [http, token_service](const httplib::Request& req, httplib::Response& res) {
+    tokenpass::HttpRequest up;
+    up.method = "POST";
+    up.url = token_service + "/login";
+    up.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
+    up.body = req.body;
+    relay(res, http->send(up));
+  });
+  tokenpass::ProtectOptions po;
+  po.realm = "gateway";
+  po.scopes = {"orders:write"};
+  http_.Post("/orders", tokenpass::protect(
+                            users,
+                            [http, outbound, billing_url](const httplib::Request& req, httplib::Response& res,
+                                                          const tokenpass::RequestContext& ctx) {
+                              auto headers = outbound->headers_for("billing", ctx.user());
+                              if (!headers) return reject(res, headers.error(), "gateway");
+                              tokenpass::HttpRequest up;
+                              up.method = "POST";
+                              up.url = billing_url + "/charge";
+                              up.headers = *headers;
+                              up.headers.emplace_back("Content-Type", "application/json");
+                              up.body = req.body;
+                              relay(res, http->send(up));
+                            },
+                            po));
+}
+
+// ---- Billing -----------------------------------------------------------------------
+
+Billing::Billing(const Trust& trust, std::string product_url, std::string client_id,
+                 std::string client_secret) {
+  tokenpass::ClientCredentialsOptions cc;
+  cc.token_endpoint = trust.issuer + "/token";
+  cc.client_id = std::move(client_id);
+  cc.client_secret = std::move(client_secret);
+  cc.allow_http = true;
+  credentials_ = std::make_shared<const tokenpass::ClientCredentials>(cc, trust.http);
+  const auto http = trust.http;
+  auto users = std::make_shared<const tokenpass::TokenResolver>(trust.verifier("billing"), nullptr);
+  auto outbound = std::make_shared<tokenpass::Outbound>(
+      tokenpass::Outbound::forward_and_service_token(credentials_, "X-MS-TOKEN"));
+  outbound->allow("product", {"product", {"product:reserve"}});
+  tokenpass::ProtectOptions po;
+  po.realm = "billing";
+  po.scopes = {"orders:write"};
+  http_.Post("/charge", tokenpass::protect(
+                            users,
+                            [http, outbound, product_url](const httplib::Request& req, httplib::Response& res,
+                                                          const tokenpass::RequestContext& ctx) {
+                              auto headers = outbound->headers_for("product", ctx.user());
+                              if (!headers) return reject(res, headers.error(), "billing");
+                              tokenpass::HttpRequest up;
+                              up.method = "POST";
+                              up.url = product_url + "/reserve";
+                              up.headers = *headers;
+                              up.headers.emplace_back("Content-Type", "application/json");
+                              up.body = req.body;
+                              auto answer = http->send(up);
+                              if (answer && answer->status == 200) {
+                                json body = json::parse(answer->body, nullptr, false);
+                                body["charged"] = *ctx.user()->claims().subject();
+                                res.set_content(body.dump(), "application/json");
+                                return;
+                              }
+                              relay(res, answer);
+                            },
+                            po));
+}
+
+// ---- Product -----------------------------------------------------------------------
+
+Product::Product(const Trust& trust) {
+  // Both tokens are required: the user's (audience product) and billing's own.
+  tokenpass::Policy service = tokenpass::Policy::access_token_profile({trust.issuer}, {"product"});
+  service.leeway = 0s;
+  service.required_scopes = {"product:reserve"};
+  service.custom_checks.push_back([](const tokenpass::Claims& c) -> tokenpass::Result<void> {
+    if (c.client_id() != "billing") {
+      return tokenpass::make_error(tokenpass::errc::bad_subject, "only billing may reserve");
+    }
+    return {};
+  });
+  tokenpass::TokenResolverOptions ro;
+  ro.require_user = true;
+  ro.require_service = true;
+  auto resolver = std::make_shared<const tokenpass::TokenResolver>(
+      trust.verifier("product"), std::make_shared<const tokenpass::Verifier>(trust.keys, service), ro);
+  tokenpass::ProtectOptions po;
+  po.realm = "product";
+  http_.Post("/reserve", tokenpass::protect(
+                             resolver,
+                             [](const httplib::Request&, httplib::Response& res,
+                                const tokenpass::RequestContext& ctx) {
+                               const json body = {{"reserved", true},
+                                                  {"for_user", *ctx.user()->claims().subject()},
+                                                  {"requested_by", *ctx.service()->claims().client_id()}};
+                               res.set_content(body.dump(), "application/json");
+                             },
+                             po));
+}
+
+}  // namespace shop

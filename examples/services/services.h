@@ -1,0 +1,128 @@
+// The demo shop: a token service, a gateway, a billing service and a product service,
+// each a cpp-httplib server on 127.0.0.1. The example programs run them one per
+// process (scripts/demo.sh); the end-to-end tests run them in one process.
+//
+//   client --POST /login--> gateway --> token service /login       (user token)
+//   client --POST /orders (Bearer user)--> gateway
+//     gateway --POST /charge (user token forwarded)--> billing
+//       billing --POST /reserve (user token + billing's own token in X-MS-TOKEN)--> product
+//
+// Every service finds the token service's keys through discovery (RemoteJwks).
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "tokenpass/adapters/httplib.h"
+#include "tokenpass/tokenpass.h"
+
+namespace shop {
+
+// Server: an httplib server on 127.0.0.1 (port 0: a free one) run on its own thread.
+class Server {
+ public:
+  Server() = default;
+  virtual ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+  // start binds, then serves in the background. Returns false when the port is taken.
+  bool start(int port = 0);
+  void stop();
+  int port() const { return port_; }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+ protected:
+  httplib::Server http_;
+
+ private:
+  std::thread thread_;
+  int port_ = 0;
+};
+
+// TokenServiceConfig: users and clients with PBKDF2-hashed secrets (see
+// examples/token_service.json).
+struct TokenServiceConfig {
+  struct User {
+    std::string name, salt, hash;
+    std::vector<std::string> scopes;
+  };
+  struct Client {
+    std::string id, salt, hash;
+    std::vector<std::string> scopes, audiences;
+    bool may_exchange = false;
+  };
+  int iterations = 20000;
+  std::vector<std::string> user_audiences;
+  std::chrono::seconds user_token_lifetime{300};
+  std::chrono::seconds service_token_lifetime{300};
+  std::vector<User> users;
+  std::vector<Client> clients;
+
+  // from_json reads the file format of examples/token_service.json; throws on errors.
+  static TokenServiceConfig from_json(const nlohmann::json& j);
+};
+
+// TokenService: POST /login (form username, password), POST /token (client
+// credentials and RFC 8693 token exchange, client_secret_basic or _post),
+// GET /.well-known/jwks.json and /.well-known/openid-configuration.
+class TokenService : public Server {
+ public:
+  // `clock` lets tests issue tokens at a chosen time.
+  TokenService(TokenServiceConfig config, tokenpass::Key signing_key,
+               tokenpass::Clock clock = nullptr);
+  // start binds first: the issuer name is this service's URL.
+  bool start(int port = 0);
+
+ private:
+  void routes();
+  TokenServiceConfig config_;
+  tokenpass::Key key_;
+  tokenpass::Clock clock_;
+  std::unique_ptr<tokenpass::Verifier> own_tokens_;  // for token exchange
+};
+
+// Keys and verifiers the three resource services share: the token service's JWKS
+// through discovery, and an RFC 9068 policy for an audience.
+struct Trust {
+  std::string issuer;
+  std::shared_ptr<tokenpass::HttpClient> http;
+  std::shared_ptr<tokenpass::RemoteJwks> keys;
+  // connect runs discovery and the first JWKS fetch; throws std::runtime_error.
+  static Trust connect(const std::string& issuer);
+  std::shared_ptr<const tokenpass::Verifier> verifier(const std::string& audience) const;
+};
+
+// Gateway: POST /login (passed to the token service) and POST /orders (user token
+// with orders:write, forwarded to billing).
+class Gateway : public Server {
+ public:
+  Gateway(const Trust& trust, std::string billing_url);
+};
+
+// Billing: POST /charge (user token with orders:write, audience billing); reserves the
+// item at product with the user's token forwarded and its own client-credentials
+// token in X-MS-TOKEN.
+class Billing : public Server {
+ public:
+  Billing(const Trust& trust, std::string product_url, std::string client_id,
+          std::string client_secret);
+  const tokenpass::ClientCredentials& credentials() const { return *credentials_; }
+
+ private:
+  std::shared_ptr<const tokenpass::ClientCredentials> credentials_;
+};
+
+// Product: POST /reserve needs both the user's token (audience product) and a service
+// token from billing (X-MS-TOKEN, scope product:reserve, client_id billing).
+class Product : public Server {
+ public:
+  explicit Product(const Trust& trust);
+};
+
+}  // namespace shop
