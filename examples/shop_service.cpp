@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "shop_service %s: %s\n", role.c_str(), e.what());
     return 2;
   }
+  server->set_log([](const std::string& line) { std::cout << line << std::endl; });
   if (!server->start(port)) {
     std::fprintf(stderr, "shop_service %s: cannot listen on port %d\n", role.c_str(), port);
     return 2;

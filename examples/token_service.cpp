@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   auto config = shop::TokenServiceConfig::from_json(nlohmann::json::parse(in));
   // A fresh signing key per run; a real service loads its key (Key::from_jwk / from_pem).
   shop::TokenService service(std::move(config), tokenpass::Key::generate(tokenpass::Alg::ES256));
+  service.set_log([](const std::string& line) { std::cout << line << std::endl; });
   if (!service.start(port)) {
     std::fprintf(stderr, "token_service: cannot listen on port %d\n", port);
     return 2;

@@ -142,8 +142,13 @@ TokenServiceConfig TokenServiceConfig::from_json(const json& j) {
   c.user_token_lifetime = std::chrono::seconds(j.at("user_token_lifetime").get<int>());
   c.service_token_lifetime = std::chrono::seconds(j.at("service_token_lifetime").get<int>());
   for (const auto& u : j.at("users")) {
-    c.users.push_back({u.at("name").get<std::string>(), u.at("salt").get<std::string>(),
-                       u.at("hash").get<std::string>(), u.at("scopes").get<std::vector<std::string>>()});
+    TokenServiceConfig::User user{u.at("name").get<std::string>(), u.at("salt").get<std::string>(),
+                                  u.at("hash").get<std::string>(),
+                                  u.at("scopes").get<std::vector<std::string>>(), std::nullopt};
+    if (u.contains("token_lifetime")) {
+      user.token_lifetime = std::chrono::seconds(u.at("token_lifetime").get<int>());
+    }
+    c.users.push_back(std::move(user));
   }
   for (const auto& k : j.at("clients")) {
     TokenServiceConfig::Client client;
@@ -216,10 +221,12 @@ void TokenService::routes() {
     const std::string password = field(*form, "password");
     for (const auto& u : config_.users) {
       if (u.name == name && secret_matches(password, u.salt, u.hash, config_.iterations)) {
-        auto token = issue(u.name, "shop-web", config_.user_audiences, u.scopes,
-                           config_.user_token_lifetime, json::object());
+        const auto lifetime = u.token_lifetime.value_or(config_.user_token_lifetime);
+        auto token = issue(u.name, "shop-web", config_.user_audiences, u.scopes, lifetime,
+                           json::object());
         if (!token) return oauth_error(res, 500, "server_error", "could not issue");
-        return token_response(res, *token, config_.user_token_lifetime, u.scopes);
+        log("token service: " + u.name + " logged in; user token for " + std::to_string(lifetime.count()) + " s");
+        return token_response(res, *token, lifetime, u.scopes);
       }
     }
     oauth_error(res, 401, "invalid_grant", "unknown user or wrong password");
@@ -263,6 +270,7 @@ void TokenService::routes() {
       auto token = issue(client->id, client->id, {audience}, scopes, config_.service_token_lifetime,
                          json::object());
       if (!token) return oauth_error(res, 500, "server_error", "could not issue");
+      log("token service: client credentials: service token for " + client->id + " (aud " + audience + ")");
       return token_response(res, *token, config_.service_token_lifetime, scopes);
     }
     if (grant == "urn:ietf:params:oauth:grant-type:token-exchange") {
@@ -332,10 +340,17 @@ Gateway::Gateway(const Trust& trust, std::string billing_url) {
   tokenpass::ProtectOptions po;
   po.realm = "gateway";
   po.scopes = {"orders:write"};
+  po.on_reject = [this](const httplib::Request&, const tokenpass::Error& e) {
+    log("gateway: rejected: " + std::string(tokenpass::to_string(e.code)) + ": " + e.detail);
+  };
   http_.Post("/orders", tokenpass::protect(
                             users,
-                            [http, outbound, billing_url](const httplib::Request& req, httplib::Response& res,
+                            [this, http, outbound, billing_url](const httplib::Request& req, httplib::Response& res,
                                                           const tokenpass::RequestContext& ctx) {
+                              log("gateway: user token of " + *ctx.user()->claims().subject() +
+                                  " verified (kid " + ctx.user()->kid() + ", scope \"" +
+                                  ctx.user()->claims().get("scope")->get<std::string>() +
+                                  "\"); forwarding it to billing");
                               auto headers = outbound->headers_for("billing", ctx.user());
                               if (!headers) return reject(res, headers.error(), "gateway");
                               tokenpass::HttpRequest up;
@@ -367,12 +382,20 @@ Billing::Billing(const Trust& trust, std::string product_url, std::string client
   tokenpass::ProtectOptions po;
   po.realm = "billing";
   po.scopes = {"orders:write"};
+  po.on_reject = [this](const httplib::Request&, const tokenpass::Error& e) {
+    log("billing: rejected: " + std::string(tokenpass::to_string(e.code)) + ": " + e.detail);
+  };
   http_.Post("/charge", tokenpass::protect(
                             users,
-                            [http, outbound, product_url](const httplib::Request& req, httplib::Response& res,
+                            [this, http, outbound, product_url](const httplib::Request& req, httplib::Response& res,
                                                           const tokenpass::RequestContext& ctx) {
+                              const auto before = credentials_->stats().requests;
                               auto headers = outbound->headers_for("product", ctx.user());
                               if (!headers) return reject(res, headers.error(), "billing");
+                              log("billing: user token of " + *ctx.user()->claims().subject() +
+                                  " verified (aud billing); calling product with it and its own token (" +
+                                  (credentials_->stats().requests > before ? "obtained now" : "reused from cache") +
+                                  ")");
                               tokenpass::HttpRequest up;
                               up.method = "POST";
                               up.url = product_url + "/reserve";
@@ -411,10 +434,16 @@ Product::Product(const Trust& trust) {
       trust.verifier("product"), std::make_shared<const tokenpass::Verifier>(trust.keys, service), ro);
   tokenpass::ProtectOptions po;
   po.realm = "product";
+  po.on_reject = [this](const httplib::Request&, const tokenpass::Error& e) {
+    log("product: rejected: " + std::string(tokenpass::to_string(e.code)) + ": " + e.detail);
+  };
   http_.Post("/reserve", tokenpass::protect(
                              resolver,
-                             [](const httplib::Request&, httplib::Response& res,
-                                const tokenpass::RequestContext& ctx) {
+                             [this](const httplib::Request&, httplib::Response& res,
+                                    const tokenpass::RequestContext& ctx) {
+                               log("product: user token of " + *ctx.user()->claims().subject() +
+                                   " and service token of " + *ctx.service()->claims().client_id() +
+                                   " both verified; reserving");
                                const json body = {{"reserved", true},
                                                   {"for_user", *ctx.user()->claims().subject()},
                                                   {"requested_by", *ctx.service()->claims().client_id()}};

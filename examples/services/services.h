@@ -11,6 +11,8 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
+#include <optional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -36,9 +38,15 @@ class Server {
   void stop();
   int port() const { return port_; }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  // set_log: where the service narrates what it checked (the demo prints it).
+  void set_log(std::function<void(const std::string&)> log) { log_ = std::move(log); }
 
  protected:
+  void log(const std::string& line) const {
+    if (log_) log_(line);
+  }
   httplib::Server http_;
+  std::function<void(const std::string&)> log_;
 
  private:
   std::thread thread_;
@@ -51,6 +59,7 @@ struct TokenServiceConfig {
   struct User {
     std::string name, salt, hash;
     std::vector<std::string> scopes;
+    std::optional<std::chrono::seconds> token_lifetime;  // overrides user_token_lifetime
   };
   struct Client {
     std::string id, salt, hash;

@@ -1,24 +1,25 @@
-# Builds tokenpass (static or shared, per KIND), installs it into a prefix under
-# WORK_DIR, then configures, builds and runs tests/package/consumer against that prefix
-# with find_package(tokenpass). Run as: cmake -DSOURCE_DIR=... -DWORK_DIR=... -DKIND=...
-#   -P run_consumer.cmake
-foreach(var SOURCE_DIR WORK_DIR KIND)
+# Install-tree tests, in two steps so that each kind of library is built only once:
+#
+#   cmake -DMODE=install -DSOURCE_DIR=... -DWORK_DIR=... -DKIND=static|shared -P run_consumer.cmake
+#     builds tokenpass as a packager would, installs it into a prefix under WORK_DIR,
+#     checks the layout, moves the prefix (relocatability) and checks pkg-config on it;
+#   cmake -DMODE=consume -DSOURCE_DIR=... -DWORK_DIR=... -DCONSUMER_DIR=... -P run_consumer.cmake
+#     configures, builds and runs the project in CONSUMER_DIR against that moved prefix
+#     with find_package(tokenpass). Its executable is named after the folder and must
+#     print "<folder name>: ok" (tests/package/consumer, test_package/).
+#
+# CMAKE_CXX_COMPILER, if given, is passed on to both builds.
+foreach(var MODE SOURCE_DIR WORK_DIR)
   if(NOT DEFINED ${var})
     message(FATAL_ERROR "run_consumer.cmake: ${var} is not set")
   endif()
 endforeach()
-if(KIND STREQUAL "shared")
-  set(shared ON)
-else()
-  set(shared OFF)
-endif()
-set(prefix "${WORK_DIR}/prefix")
-file(REMOVE_RECURSE "${WORK_DIR}")
-file(MAKE_DIRECTORY "${WORK_DIR}")
 set(compiler_args "")
 if(DEFINED CMAKE_CXX_COMPILER AND NOT CMAKE_CXX_COMPILER STREQUAL "")
   set(compiler_args "-DCMAKE_CXX_COMPILER=${CMAKE_CXX_COMPILER}")
 endif()
+# The install step leaves the prefix here; the consume steps read it.
+set(moved_prefix "${WORK_DIR}/moved-prefix")
 
 function(run)
   execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
@@ -27,47 +28,76 @@ function(run)
   endif()
 endfunction()
 
-# A packager's build: tests, examples and the CLI off; only BUILD_SHARED_LIBS chosen.
-run("${CMAKE_COMMAND}" -S "${SOURCE_DIR}" -B "${WORK_DIR}/lib" ${compiler_args}
-    -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=${shared}
-    -DTOKENPASS_BUILD_TESTS=OFF -DTOKENPASS_BUILD_EXAMPLES=OFF -DTOKENPASS_BUILD_CLI=OFF
-    -DTOKENPASS_INSTALL=ON "-DCMAKE_INSTALL_PREFIX=${prefix}")
-run("${CMAKE_COMMAND}" --build "${WORK_DIR}/lib" -j2)
-run("${CMAKE_COMMAND}" --install "${WORK_DIR}/lib")
-
-foreach(f include/tokenpass/tokenpass.h include/tokenpass/export.h include/tokenpass/version.h
-          lib/cmake/tokenpass/tokenpassConfig.cmake
-          lib/cmake/tokenpass/tokenpassConfigVersion.cmake lib/pkgconfig/tokenpass.pc
-          share/licenses/tokenpass/LICENSE)
-  if(NOT EXISTS "${prefix}/${f}")
-    message(FATAL_ERROR "install is missing ${f}")
+if(MODE STREQUAL "install")
+  if(NOT DEFINED KIND)
+    message(FATAL_ERROR "run_consumer.cmake: KIND is not set")
   endif()
-endforeach()
-if(EXISTS "${prefix}/include/internal" OR EXISTS "${prefix}/include/tokenpass/internal")
-  message(FATAL_ERROR "internal headers were installed")
-endif()
-
-# The prefix must be relocatable: move it and consume it from the new place.
-file(RENAME "${prefix}" "${WORK_DIR}/moved-prefix")
-set(prefix "${WORK_DIR}/moved-prefix")
-
-# pkg-config users: the moved .pc file must point into the moved prefix.
-find_program(PKG_CONFIG_EXECUTABLE pkg-config)
-if(PKG_CONFIG_EXECUTABLE)
-  set(ENV{PKG_CONFIG_PATH} "${prefix}/lib/pkgconfig")
-  execute_process(COMMAND "${PKG_CONFIG_EXECUTABLE}" --variable=includedir tokenpass
-                  RESULT_VARIABLE rc OUTPUT_VARIABLE includedir OUTPUT_STRIP_TRAILING_WHITESPACE)
-  if(NOT rc EQUAL 0 OR NOT EXISTS "${includedir}/tokenpass/tokenpass.h")
-    message(FATAL_ERROR "pkg-config includedir '${includedir}' does not hold tokenpass.h")
+  if(KIND STREQUAL "shared")
+    set(shared ON)
+  else()
+    set(shared OFF)
   endif()
-endif()
+  set(prefix "${WORK_DIR}/prefix")
+  file(REMOVE_RECURSE "${WORK_DIR}")
+  file(MAKE_DIRECTORY "${WORK_DIR}")
 
-run("${CMAKE_COMMAND}" -S "${SOURCE_DIR}/tests/package/consumer" -B "${WORK_DIR}/consumer"
-    ${compiler_args} -DCMAKE_BUILD_TYPE=Release "-DCMAKE_PREFIX_PATH=${prefix}")
-run("${CMAKE_COMMAND}" --build "${WORK_DIR}/consumer")
-execute_process(COMMAND "${WORK_DIR}/consumer/consumer" RESULT_VARIABLE rc OUTPUT_VARIABLE out
-                ERROR_VARIABLE err)
-if(NOT rc EQUAL 0 OR NOT out MATCHES "consumer: ok")
-  message(FATAL_ERROR "consumer failed (${rc}): ${out}\n${err}")
+  # A packager's build: tests, examples and the CLI off; only BUILD_SHARED_LIBS chosen.
+  run("${CMAKE_COMMAND}" -S "${SOURCE_DIR}" -B "${WORK_DIR}/lib" ${compiler_args}
+      -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=${shared}
+      -DTOKENPASS_BUILD_TESTS=OFF -DTOKENPASS_BUILD_EXAMPLES=OFF -DTOKENPASS_BUILD_CLI=OFF
+      -DTOKENPASS_INSTALL=ON "-DCMAKE_INSTALL_PREFIX=${prefix}")
+  # One job: ctest already runs the static and the shared install side by side.
+  run("${CMAKE_COMMAND}" --build "${WORK_DIR}/lib" -j1)
+  run("${CMAKE_COMMAND}" --install "${WORK_DIR}/lib")
+
+  foreach(f include/tokenpass/tokenpass.h include/tokenpass/export.h include/tokenpass/version.h
+            lib/cmake/tokenpass/tokenpassConfig.cmake
+            lib/cmake/tokenpass/tokenpassConfigVersion.cmake lib/pkgconfig/tokenpass.pc
+            share/licenses/tokenpass/LICENSE)
+    if(NOT EXISTS "${prefix}/${f}")
+      message(FATAL_ERROR "install is missing ${f}")
+    endif()
+  endforeach()
+  if(EXISTS "${prefix}/include/internal" OR EXISTS "${prefix}/include/tokenpass/internal")
+    message(FATAL_ERROR "internal headers were installed")
+  endif()
+
+  # The prefix must be relocatable: move it; the consumers use it from the new place.
+  file(RENAME "${prefix}" "${moved_prefix}")
+
+  # pkg-config users: the moved .pc file must point into the moved prefix.
+  find_program(PKG_CONFIG_EXECUTABLE pkg-config)
+  if(PKG_CONFIG_EXECUTABLE)
+    set(ENV{PKG_CONFIG_PATH} "${moved_prefix}/lib/pkgconfig")
+    execute_process(COMMAND "${PKG_CONFIG_EXECUTABLE}" --variable=includedir tokenpass
+                    RESULT_VARIABLE rc OUTPUT_VARIABLE includedir
+                    OUTPUT_STRIP_TRAILING_WHITESPACE)
+    if(NOT rc EQUAL 0 OR NOT EXISTS "${includedir}/tokenpass/tokenpass.h")
+      message(FATAL_ERROR "pkg-config includedir '${includedir}' does not hold tokenpass.h")
+    endif()
+  endif()
+  message(STATUS "${KIND} tokenpass installed and moved to ${moved_prefix}")
+
+elseif(MODE STREQUAL "consume")
+  if(NOT DEFINED CONSUMER_DIR)
+    message(FATAL_ERROR "run_consumer.cmake: CONSUMER_DIR is not set")
+  endif()
+  if(NOT EXISTS "${moved_prefix}/lib/cmake/tokenpass/tokenpassConfig.cmake")
+    message(FATAL_ERROR "no installed tokenpass in ${moved_prefix}: run MODE=install first")
+  endif()
+  get_filename_component(name "${CONSUMER_DIR}" NAME)
+  set(build "${WORK_DIR}/${name}-build")
+  file(REMOVE_RECURSE "${build}")
+  run("${CMAKE_COMMAND}" -S "${CONSUMER_DIR}" -B "${build}" ${compiler_args}
+      -DCMAKE_BUILD_TYPE=Release "-DCMAKE_PREFIX_PATH=${moved_prefix}")
+  run("${CMAKE_COMMAND}" --build "${build}" -j1)
+  execute_process(COMMAND "${build}/${name}" RESULT_VARIABLE rc OUTPUT_VARIABLE out
+                  ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0 OR NOT out MATCHES "${name}: ok")
+    message(FATAL_ERROR "${name} failed (${rc}): ${out}\n${err}")
+  endif()
+  message(STATUS "${name} built against ${moved_prefix}: ${out}")
+
+else()
+  message(FATAL_ERROR "run_consumer.cmake: MODE must be install or consume, not '${MODE}'")
 endif()
-message(STATUS "${KIND} install consumed: ${out}")

@@ -1,0 +1,110 @@
+# Conan 2 recipe for tokenpass, kept in the project repo: `conan create .` packages the
+# checked-out tree; test_package/ is the consumer it builds afterwards.
+import os
+import re
+
+from conan import ConanFile
+from conan.tools.build import check_min_cppstd
+from conan.tools.cmake import CMake, CMakeDeps, CMakeToolchain, cmake_layout
+from conan.tools.files import copy, load, rmdir
+
+required_conan_version = ">=2.1"
+
+
+class TokenpassConan(ConanFile):
+    name = "tokenpass"
+    description = "Issue, verify and pass on JWT access tokens in C++17 (OpenSSL 3, nlohmann_json)"
+    license = "MIT"
+    topics = ("jwt", "jws", "jwk", "oauth2", "authentication")
+    package_type = "library"
+    settings = "os", "arch", "compiler", "build_type"
+    options = {
+        "shared": [True, False],
+        "fPIC": [True, False],
+        "cli": [True, False],
+        "with_httplib": [True, False],
+    }
+    default_options = {
+        "shared": False,
+        "fPIC": True,
+        "cli": True,
+        "with_httplib": False,
+        # The adapter fetches JWKS over HTTPS: cpp-httplib must be built with OpenSSL.
+        "cpp-httplib/*:with_openssl": True,
+    }
+    implements = ["auto_shared_fpic"]
+    exports_sources = "CMakeLists.txt", "cmake/*", "include/*", "src/*", "tools/*", "LICENSE"
+
+    def set_version(self):
+        # project(VERSION) in CMakeLists.txt is the only place the version is written.
+        text = load(self, os.path.join(self.recipe_folder, "CMakeLists.txt"))
+        match = re.search(r"^\s*project\s*\(\s*tokenpass\s+VERSION\s+(\d+\.\d+\.\d+)", text,
+                          re.MULTILINE)
+        self.version = match.group(1)
+
+    def layout(self):
+        cmake_layout(self)
+
+    def requirements(self):
+        # nlohmann_json is in tokenpass' public headers; OpenSSL is private.
+        self.requires("nlohmann_json/[>=3.10 <4]", transitive_headers=True)
+        self.requires("openssl/[>=3.0 <4]")
+        if self.options.with_httplib:
+            # tokenpass::httplib is header-only and includes <httplib.h> in its header.
+            self.requires("cpp-httplib/[>=0.11 <1]", transitive_headers=True)
+
+    def validate(self):
+        check_min_cppstd(self, 17)
+
+    def generate(self):
+        tc = CMakeToolchain(self)  # sets BUILD_SHARED_LIBS and fPIC from the options
+        tc.cache_variables["TOKENPASS_BUILD_TESTS"] = False
+        tc.cache_variables["TOKENPASS_BUILD_EXAMPLES"] = False
+        tc.cache_variables["TOKENPASS_BUILD_CLI"] = bool(self.options.cli)
+        tc.cache_variables["TOKENPASS_WITH_HTTPLIB"] = bool(self.options.with_httplib)
+        tc.generate()
+        CMakeDeps(self).generate()
+
+    def build(self):
+        cmake = CMake(self)
+        cmake.configure()
+        cmake.build()
+
+    def package(self):
+        copy(self, "LICENSE", src=self.source_folder,
+             dst=os.path.join(self.package_folder, "licenses"))
+        cmake = CMake(self)
+        cmake.install()
+        # Conan generates the CMake and pkg-config files from package_info().
+        rmdir(self, os.path.join(self.package_folder, "lib", "cmake"))
+        rmdir(self, os.path.join(self.package_folder, "lib", "pkgconfig"))
+        rmdir(self, os.path.join(self.package_folder, "share"))
+
+    def package_info(self):
+        # The same names as upstream's tokenpassConfig.cmake and tokenpass.pc.
+        self.cpp_info.set_property("cmake_file_name", "tokenpass")
+        self.cpp_info.set_property("cmake_target_name", "tokenpass::tokenpass")
+        self.cpp_info.set_property("pkg_config_name", "tokenpass")
+        if not self.options.with_httplib:
+            self._library_info(self.cpp_info)
+            return
+        # With the adapter there are two targets, as upstream exports them. Like catch2's
+        # recipe, the core component carries the package's own target name.
+        core = self.cpp_info.components["core"]
+        core.set_property("cmake_target_name", "tokenpass::tokenpass")
+        core.set_property("pkg_config_name", "tokenpass")
+        self._library_info(core)
+        adapter = self.cpp_info.components["httplib"]
+        adapter.set_property("cmake_target_name", "tokenpass::httplib")
+        adapter.set_property("pkg_config_name", "tokenpass-httplib")
+        adapter.requires = ["core", "cpp-httplib::cpp-httplib"]
+        adapter.libdirs = []
+        adapter.bindirs = []
+
+    def _library_info(self, info):
+        info.libs = ["tokenpass"]
+        info.requires = ["nlohmann_json::nlohmann_json", "openssl::crypto"]
+        if not self.options.shared:
+            info.defines = ["TOKENPASS_STATIC_DEFINE"]
+        if self.settings.os in ["Linux", "FreeBSD"]:
+            info.system_libs = ["pthread"]  # remote JWKS refresh runs a std::thread
