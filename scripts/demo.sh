@@ -1,74 +1,128 @@
 #!/usr/bin/env bash
-# Installs what is missing (Debian/Ubuntu), builds tokenpass and runs the demo:
-#  1. the library: generate a key, issue a token, verify it, and watch a tampered and
-#     an expired token be rejected with their error codes (examples/demo.cpp);
-#  2. the same with the `tokenpass` command-line tool: keygen, pubkey, sign, verify
-#     with issuer, audience and scope, inspect, and rejected tokens with their codes.
+# Installs what is missing (Debian/Ubuntu), builds tokenpass and runs the demo shop on
+# 127.0.0.1: a token service, a gateway, a billing and a product service (examples/).
+# A user logs in at the gateway and buys something: the gateway forwards her token to
+# billing, billing calls product with her token and its own service token (client
+# credentials, obtained once and reused). Then a request with no token, an expired one,
+# one lacking a scope and a forged one, each with the status and WWW-Authenticate it
+# got. Every process it starts is stopped at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/setup.sh
 source scripts/setup.sh
-tokenpass_setup
+tokenpass_setup curl
 
 build=build/demo
+echo "building (Release, in $build) ..."
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DTOKENPASS_BUILD_TESTS=OFF \
-  -DTOKENPASS_BUILD_EXAMPLES=ON -DTOKENPASS_BUILD_CLI=ON >/dev/null
-cmake --build "$build" -j "$(nproc 2>/dev/null || echo 2)" --target demo tokenpass_cli >/dev/null
-
-echo "== the library (examples/demo.cpp) =="
-"$build/examples/demo"
-
+  -DTOKENPASS_BUILD_EXAMPLES=ON -DTOKENPASS_BUILD_CLI=ON -DTOKENPASS_WITH_HTTPLIB=ON >/dev/null
+cmake --build "$build" -j "$(nproc 2>/dev/null || echo 2)" \
+  --target token_service shop_service tokenpass_cli >/dev/null
+bin="$PWD/$build/examples"
 tp="$PWD/$build/tools/tokenpass"
+
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cd "$work"
-show() { printf '\n$ %s\n' "$*"; }
-now=$(date +%s)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
 
-echo
-echo "== the command-line tool =="
-show "tokenpass keygen --alg ES256 --kid demo-1 > key.jwk"
-"$tp" keygen --alg ES256 --kid demo-1 > key.jwk
-echo "(a private JWK: $(wc -c < key.jwk) bytes, kty $(grep -o '"kty":"[A-Z]*"' key.jwk))"
-
-show "tokenpass pubkey key.jwk > jwks.json"
-"$tp" pubkey key.jwk > jwks.json
-cat jwks.json
-
-cat > claims.json <<JSON
-{"iss":"https://auth.example.com","sub":"user-4711","aud":"orders-api","scope":"orders:read"}
-JSON
-show "tokenpass sign --key key.jwk --ttl 300 claims.json > token"
-"$tp" sign --key key.jwk --ttl 300 claims.json > token
-cut -c1-100 token | sed 's/$/.../'
-
-show "tokenpass verify --key jwks.json --iss https://auth.example.com --aud orders-api --scope orders:read < token"
-"$tp" verify --key jwks.json --iss https://auth.example.com --aud orders-api --scope orders:read < token
-
-show "tokenpass inspect < token"
-"$tp" inspect < token
-
-expect_reject() {  # run a verify that must fail, show its error line and exit code
-  set +e
-  "$@"
-  local rc=$?
-  set -e
-  echo "(exit $rc)"
-  [ "$rc" -eq 1 ] || { echo "demo: expected exit 1" >&2; exit 1; }
+# start NAME CMD...: runs a service, waits for its "listening URL" line, sets $url.
+start() {
+  local name=$1
+  shift
+  "$@" >"$work/$name.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 100); do
+    url=$(awk '/^listening /{print $2; exit}' "$work/$name.log")
+    [ -n "$url" ] && return 0
+    sleep 0.1
+  done
+  echo "demo: $name did not start:" >&2
+  cat "$work/$name.log" >&2
+  exit 1
 }
 
-show "tokenpass verify --key jwks.json --aud orders-api --scope orders:write < token"
-expect_reject "$tp" verify --key jwks.json --aud orders-api --scope orders:write < token
+# narrate: what the services logged since the last call.
+declare -A seen
+narrate() {
+  local name n total
+  for name in token_service gateway billing product; do
+    n=${seen[$name]:-1}
+    total=$(wc -l <"$work/$name.log")
+    if [ "$total" -gt "$n" ]; then
+      sed -n "$((n + 1)),${total}p" "$work/$name.log" | sed 's/^/    | /'
+    fi
+    seen[$name]=$total
+  done
+}
 
-show "tokenpass verify --key jwks.json --aud billing-api < token"
-expect_reject "$tp" verify --key jwks.json --aud billing-api < token
+# call TITLE TOKEN: POST /orders at the gateway, show status, challenge and body.
+call() {
+  local title=$1 token=$2 auth=()
+  [ -n "$token" ] && auth=(-H "Authorization: Bearer $token")
+  printf '\n== %s\n' "$title"
+  printf '$ curl -X POST %s/orders %s\n' "$gateway" "${token:+-H \"Authorization: Bearer ${token:0:24}...\"}"
+  local status
+  status=$(curl -s -o "$work/body" -D "$work/headers" -w '%{http_code}' -X POST \
+    "${auth[@]}" -H 'Content-Type: application/json' -d '{"item":42}' "$gateway/orders")
+  echo "  HTTP $status"
+  grep -i '^WWW-Authenticate:' "$work/headers" | tr -d '\r' | sed 's/^/  /' || true
+  echo "  body: $(cat "$work/body")"
+  narrate
+}
 
-show "tokenpass verify --key jwks.json --now $((now + 301)) < token     # five minutes later"
-expect_reject "$tp" verify --key jwks.json --now $((now + 301)) < token
+login() {  # login USER PASSWORD: the access token from the gateway's /login
+  curl -s -X POST -d "username=$1&password=$2" "$gateway/login" |
+    /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])'
+}
 
-t=$(cat token)
-sig=${t##*.}
-if [ "${sig:0:1}" = A ]; then c=B; else c=A; fi
-printf '%s.%s%s\n' "${t%.*}" "$c" "${sig:1}" > tampered
-show "tokenpass verify --key jwks.json < tampered     # one signature character changed"
-expect_reject "$tp" verify --key jwks.json < tampered
+echo
+echo "== starting the shop on 127.0.0.1"
+start token_service "$bin/token_service" examples/token_service.json
+issuer=$url
+start product "$bin/shop_service" product "$issuer"
+product=$url
+start billing "$bin/shop_service" billing "$issuer" "$product"
+billing=$url
+start gateway "$bin/shop_service" gateway "$issuer" "$billing"
+gateway=$url
+printf '  token service %s\n  product       %s\n  billing       %s\n  gateway       %s\n' \
+  "$issuer" "$product" "$billing" "$gateway"
+echo "  (each service found the token service's keys through $issuer/.well-known/openid-configuration)"
+narrate
+
+printf '\n== alice logs in at the gateway\n'
+echo "\$ curl -X POST -d 'username=alice&password=...' $gateway/login"
+alice=$(login alice wonderland)
+echo "  her access token, decoded (tokenpass inspect):"
+"$tp" inspect "$alice" 2>/dev/null | sed 's/^/  /'
+narrate
+
+call "alice buys item 42" "$alice"
+call "alice buys again (billing reuses its service token)" "$alice"
+call "a request with no token" ""
+
+carol=$(login carol looking-glass)
+narrate >/dev/null
+echo
+echo "(carol's tokens live 2 seconds; waiting 3)"
+sleep 3
+call "carol's token has expired" "$carol"
+
+bob=$(login bob builder)
+narrate >/dev/null
+call "bob may only read orders (no orders:write scope)" "$bob"
+
+# A forgery: alice's claims and key id, signed with a key the token service never had.
+"$tp" inspect "$alice" 2>/dev/null |
+  /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); json.dump(d["payload"], open(sys.argv[1], "w")); print(d["header"]["kid"])' \
+    "$work/claims.json" >"$work/kid"
+"$tp" keygen --alg ES256 >"$work/forger.jwk"
+forged=$("$tp" sign --key "$work/forger.jwk" --kid "$(cat "$work/kid")" --typ at+jwt "$work/claims.json")
+call "a forged token (alice's claims, signed with another key)" "$forged"
+
+printf '\n== stopping the services\n'

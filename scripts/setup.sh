@@ -8,7 +8,10 @@ TOKENPASS_PACKAGES=(
   libcpp-httplib-dev                   # the tokenpass::httplib adapter, HTTP tests
   catch2                               # tests
   python3 python3-jwt python3-cryptography  # interop vectors (PyJWT)
+  curl                                 # the demo
 )
+# Installed only by scripts/fuzz.sh (passed to tokenpass_setup): clang and libFuzzer.
+TOKENPASS_FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 
 tokenpass_missing_packages() {
   local missing=() pkg

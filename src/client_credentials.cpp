@@ -206,7 +206,7 @@ class TokenEndpoint {
         done.backoff = std::chrono::seconds(0);
         done.next_retry = TimePoint::min();
         done.last_error.reset();
-        trim_locked();
+        trim_locked(key);
       } else {
         ++stats_.failures;
         done.backoff = done.backoff.count() == 0 ? opt_.min_retry
@@ -244,19 +244,21 @@ class TokenEndpoint {
     std::optional<Error> last_error;
   };
 
-  void trim_locked() {
+  // trim_locked never drops `keep`: the entry just filled (its waiters look it up).
+  void trim_locked(const std::string& keep) {
     if (cache_.size() <= opt_.max_cache_entries) return;
     // Drop entries that are idle and no longer usable first, then any idle one.
     const TimePoint t = now();
     for (auto it = cache_.begin(); it != cache_.end() && cache_.size() > opt_.max_cache_entries;) {
-      if (!it->second.in_flight && (!it->second.token || t >= it->second.usable_until)) {
+      if (it->first != keep && !it->second.in_flight &&
+          (!it->second.token || t >= it->second.usable_until)) {
         it = cache_.erase(it);
       } else {
         ++it;
       }
     }
     for (auto it = cache_.begin(); it != cache_.end() && cache_.size() > opt_.max_cache_entries;) {
-      it = it->second.in_flight ? std::next(it) : cache_.erase(it);
+      it = it->second.in_flight || it->first == keep ? std::next(it) : cache_.erase(it);
     }
   }
 
