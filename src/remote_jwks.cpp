@@ -111,16 +111,22 @@ struct RemoteJwks::State {
       fetching = true;
       const std::string etag_now = keys ? etag : std::string();
       lock.unlock();
-      fetch(etag_now);
+      const RemoteJwksEvent event = fetch(etag_now);
       lock.lock();
       fetching = false;
       ++generation;
       done_cv.notify_all();
+      // Reported only now that the verifies waiting for this fetch are released: a
+      // slow callback must not hold them up.
+      lock.unlock();
+      emit(event.kind, event.detail);
+      lock.lock();
     }
   }
 
-  // fetch runs on the worker thread, without the lock while the request is out.
-  void fetch(const std::string& if_none_match) {
+  // fetch runs on the worker thread, without the lock while the request is out, and
+  // returns the event to report.
+  RemoteJwksEvent fetch(const std::string& if_none_match) {
     HttpRequest req;
     req.url = opt.url;
     req.headers.emplace_back("Accept", "application/jwk-set+json, application/json");
@@ -148,9 +154,12 @@ struct RemoteJwks::State {
         backoff = std::chrono::seconds(0);
         next_attempt = TimePoint::min();
       }
-      return emit(RemoteJwksEvent::Kind::not_modified, "304, keys kept");
+      return {RemoteJwksEvent::Kind::not_modified, "304, keys kept"};
     }
     if (res->status != 200) return failed(t, "HTTP status " + std::to_string(res->status));
+    // Security: the client was asked to refuse a larger body; one that does not must not
+    // make us parse it.
+    if (res->body.size() > opt.max_body_bytes) return failed(t, "body over max_body_bytes");
     auto set = KeySet::from_jwks(res->body, opt.max_keys);
     if (!set) return failed(t, "not a JWK set: " + set.error().detail);
     if (set->empty()) return failed(t, "the JWK set has no usable key");
@@ -166,19 +175,19 @@ struct RemoteJwks::State {
       backoff = std::chrono::seconds(0);
       next_attempt = TimePoint::min();
     }
-    emit(RemoteJwksEvent::Kind::fetched,
-         "fetched " + std::to_string(count) + (count == 1 ? " key" : " keys") +
-             (skipped ? ", skipped " + std::to_string(skipped) + " unusable" : ""));
+    return {RemoteJwksEvent::Kind::fetched,
+            "fetched " + std::to_string(count) + (count == 1 ? " key" : " keys") +
+                (skipped ? ", skipped " + std::to_string(skipped) + " unusable" : "")};
   }
 
-  void failed(TimePoint t, const std::string& why) {
+  RemoteJwksEvent failed(TimePoint t, const std::string& why) {
     {
       std::lock_guard<std::mutex> g(mu);
       ++stats.failures;
       backoff = backoff.count() == 0 ? kFirstBackoff : std::min(backoff * 2, kMaxBackoff);
       next_attempt = t + backoff;
     }
-    emit(RemoteJwksEvent::Kind::fetch_failed, why + " (last good keys kept)");
+    return {RemoteJwksEvent::Kind::fetch_failed, why + " (last good keys kept)"};
   }
 };
 
@@ -306,6 +315,10 @@ Result<std::shared_ptr<RemoteJwks>> RemoteJwks::from_issuer(std::string_view iss
     if (res->status != 200) {
       last = make_error(errc::http_error, candidate + ": HTTP status " + std::to_string(res->status));
       continue;
+    }
+    // Security: as for a JWK set, the limit holds even when the client ignored it.
+    if (res->body.size() > options.max_body_bytes) {
+      return make_error(errc::http_error, candidate + ": body over max_body_bytes");
     }
     auto doc = internal::parse_json(res->body, JsonLimits{});
     if (!doc || !doc->is_object()) return make_error(errc::malformed, "metadata is not a JSON object");
