@@ -3,7 +3,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <thread>
-#include <unordered_set>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -37,6 +37,28 @@ bool scheme_allowed(std::string_view url, bool allow_http, std::string* why) {
   return true;
 }
 
+// public_jwks reads a fetched JWK set for verifying only. Security: the private
+// members of RSA, EC and OKP keys are dropped unread. A set from the network has no use
+// for them, and checking a private RSA exponent costs a full modular exponentiation
+// (about 1.5 s for 16384 bits), which a hostile set could ask for 100 times per fetch.
+Result<KeySet> public_jwks(std::string_view body, std::size_t max_keys) {
+  JsonLimits limits;
+  limits.max_members = std::max(limits.max_members, max_keys + 1);
+  auto doc = internal::parse_json(body, limits);
+  if (!doc) return doc.error();
+  if (doc->is_object()) {
+    const auto keys = doc->find("keys");
+    if (keys != doc->end() && keys->is_array()) {
+      for (auto& jwk : *keys) {
+        const auto kty = jwk.is_object() ? jwk.find("kty") : jwk.end();
+        if (kty == jwk.end() || *kty == "oct") continue;
+        for (const char* m : {"d", "p", "q", "dp", "dq", "qi"}) jwk.erase(m);
+      }
+    }
+  }
+  return KeySet::from_jwks(*doc, max_keys);
+}
+
 }  // namespace
 
 struct RemoteJwks::State {
@@ -55,7 +77,7 @@ struct RemoteJwks::State {
   TimePoint last_kid_refresh = TimePoint::min();
   TimePoint next_attempt = TimePoint::min();  // back-off after failures
   std::chrono::seconds backoff{0};
-  std::unordered_set<std::string> unknown_kids;
+  std::unordered_map<std::string, TimePoint> unknown_kids;  // kid -> when it was looked for
   RemoteJwksStats stats;
   bool stop = false;
   mutable std::condition_variable worker_cv;
@@ -160,7 +182,7 @@ struct RemoteJwks::State {
     // Security: the client was asked to refuse a larger body; one that does not must not
     // make us parse it.
     if (res->body.size() > opt.max_body_bytes) return failed(t, "body over max_body_bytes");
-    auto set = KeySet::from_jwks(res->body, opt.max_keys);
+    auto set = public_jwks(res->body, opt.max_keys);
     if (!set) return failed(t, "not a JWK set: " + set.error().detail);
     if (set->empty()) return failed(t, "the JWK set has no usable key");
     const std::size_t count = set->size();
@@ -233,7 +255,10 @@ Result<void> RemoteJwks::prefetch(std::chrono::milliseconds max_wait) {
   std::unique_lock<std::mutex> lock(s.mu);
   if (s.usable_locked(s.now())) return {};
   const std::uint64_t gen = s.generation;
-  s.request_locked(s.now());
+  // During the back-off after a failure no fetch will happen: answer at once.
+  if (!s.request_locked(s.now())) {
+    return make_error(errc::key_source_unavailable, "fetches from " + s.opt.url + " are backing off");
+  }
   s.done_cv.wait_for(lock, max_wait, [&] { return s.generation != gen || s.stop; });
   if (s.usable_locked(s.now())) return {};
   return make_error(errc::key_source_unavailable, "no JWK set could be fetched from " + s.opt.url);
@@ -259,7 +284,13 @@ Result<std::shared_ptr<const KeySet>> RemoteJwks::keys_for(const KeyQuery& query
     if (query.has_kid && s.keys->find(query.kid) == nullptr) {
       ++s.stats.kid_misses;
       const std::string kid(query.kid);
-      if (s.unknown_kids.count(kid) != 0) return s.keys;  // looked for already
+      // Looked for within the interval already: answer without waiting. After the
+      // interval the kid may ask again (it may have been published meanwhile).
+      const auto known = s.unknown_kids.find(kid);
+      if (known != s.unknown_kids.end() && t - known->second < s.opt.unknown_kid_interval) {
+        ++s.stats.rate_limited;
+        return s.keys;
+      }
       // A rotation shows up as an unknown kid: one refresh per interval, so that a
       // flood of random kids costs at most one fetch per interval.
       const bool interval_passed = s.last_kid_refresh == TimePoint::min() ||
@@ -269,7 +300,7 @@ Result<std::shared_ptr<const KeySet>> RemoteJwks::keys_for(const KeyQuery& query
         s.wait_locked(lock);
         if (s.keys->find(query.kid) == nullptr) {
           if (s.unknown_kids.size() >= kMaxUnknownKids) s.unknown_kids.clear();
-          s.unknown_kids.insert(kid);
+          s.unknown_kids[kid] = t;
         }
       } else {
         ++s.stats.rate_limited;

@@ -58,7 +58,7 @@ class TOKENPASS_EXPORT StaticKeySource final : public KeySource {
 
 // RemoteJwksEvent: what `RemoteJwksOptions::on_event` hears about, for logging.
 struct RemoteJwksEvent {
-  enum class Kind { fetched, not_modified, fetch_failed, kid_miss, rate_limited, stale_served };
+  enum class Kind { fetched, not_modified, fetch_failed };
   Kind kind;
   std::string detail;  // the URL and, for failures, why; never key material
 };
