@@ -378,3 +378,29 @@ TEST_CASE("discovery metadata of max_body_bytes is read and one byte more is htt
 TEST_CASE("HttpRequest::max_response_bytes defaults to 1 MiB", "[limits][http]") {
   CHECK(tokenpass::HttpRequest{}.max_response_bytes == 1024 * 1024);
 }
+
+TEST_CASE("a remote JWK set's private key members are never read", "[limits][remote][jwk]") {
+  // A private exponent that belongs to no key would cost a full modular exponentiation
+  // to refuse (over a second for 16384 bits). RemoteJwks drops private members unread,
+  // so the public key loads and verifies.
+  const Key& rsa = tp_test::key_for(Alg::RS256);
+  json jwk = rsa.to_private_jwk();
+  for (const char* m : {"p", "q", "dp", "dq", "qi"}) jwk.erase(m);
+  jwk["d"] = tp_test::b64(std::string(255, '\x5a'));
+  REQUIRE(error_of(Key::from_jwk(jwk)) == errc::key_unusable);  // read on its own: checked
+
+  auto http = std::make_shared<BodyClient>(json{{"keys", {jwk}}}.dump(), true);
+  tokenpass::RemoteJwksOptions opt;
+  opt.url = "https://keys.example/jwks.json";
+  auto jwks = std::make_shared<tokenpass::RemoteJwks>(opt, http);
+  REQUIRE(error_of(jwks->prefetch(std::chrono::seconds(10))) == errc{});
+  auto set = jwks->keys_for(tokenpass::KeyQuery{});
+  REQUIRE(set);
+  REQUIRE((*set)->size() == 1);
+  CHECK_FALSE((*set)->keys()[0].is_private());
+  tokenpass::Policy p = policy();
+  p.any_issuer().any_audience();
+  const tokenpass::Verifier v(jwks, p);
+  tokenpass::JwsSignOptions o;
+  CHECK(error_of(v.verify(tokenpass::sign_jws(rsa, claims().dump(), o).value())) == errc{});
+}
