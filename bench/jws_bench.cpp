@@ -1,273 +1,439 @@
-// Sign and verify cost per algorithm for a typical ~400-byte access token, each beside
-// raw OpenSSL doing the same signature operation on the same bytes with a pre-parsed
-// key and a context prepared once (the floor), measured in the same run. The table at
-// the end prints floor / tokenpass: 1.0 means tokenpass adds nothing.
-//   build/bench/bench/tokenpass_bench [--benchmark_filter=RS256] [--benchmark_min_time=0.2]
+// Throughput of tokenpass beside the raw OpenSSL floor (bench/floor.h), measured in
+// the same run, for a typical ~400-byte access token and every algorithm:
+//   verify          Verifier::verify with the policy's claim checks, no cache (a token
+//                   seen for the first time); floor: the signature check alone
+//   verify-cached   Verifier::verify of a token seen before (Policy::cache); floor: the
+//                   HS256 signature check (the issue's bar: a hit beats any signature)
+//   sign            sign_jws; floor: the signature operation alone
+//   verify-miss     (only with --ops) Verifier::verify with Policy::cache on, of tokens
+//                   it has not kept (256 tokens through a 64-entry cache): a first
+//                   sight that also pays for the cache; floor: the signature check
+// each with 1 and 2 threads. Floor and tokenpass alternate in short rounds, so that
+// the machine's noise (other builds, frequency changes) hits both alike; a ratio is
+// the median over the rounds of tokenpass ops/s / floor ops/s (1.00: no overhead).
+// Throughput is wall-clock: for N threads, the sum over threads of ops / elapsed.
+// Besides the table, one line per measurement, for scripts:
+//   bench: OP ALG THREADS tokenpass=OPS/s floor=OPS/s ratio=R
+//
+//   tokenpass_bench [--algs=HS256,RS256] [--ops=verify,sign] [--threads=1,2]
+//                   [--rounds=7] [--time=0.2]
+//   tokenpass_bench --gbench [Google Benchmark flags]   per-call latency, one thread
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <functional>
 #include <map>
 #include <memory>
+#include <sstream>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
-#include <openssl/core_names.h>
-#include <openssl/ec.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/rsa.h>
-
+#include "floor.h"
 #include "tokenpass/tokenpass.h"
 
 namespace {
 
 using tokenpass::Alg;
+using tokenpass_bench::Floor;
 
-const std::vector<Alg> kAlgs = {Alg::HS256, Alg::HS512, Alg::RS256, Alg::PS256, Alg::ES256,
-                                Alg::ES384, Alg::ES256K, Alg::EdDSA};
-
-std::string claims_json() {
+std::string claims_json(int n = 0) {
   return R"({"iss":"https://auth.example.com","sub":"user-4711","aud":"orders-api",)"
-         R"("exp":4102444800,"iat":1700000000,"jti":"5b1f0a6e-3c2d-4e8f-9a7b-6c5d4e3f2a1b",)"
-         R"("client_id":"web-frontend","scope":"orders:read orders:write"})";
+         R"("exp":4102444800,"iat":1700000000,"jti":"5b1f0a6e-3c2d-4e8f-9a7b-6c5d4e3f2a)" +
+         std::to_string(100 + n) +
+         R"(","client_id":"web-frontend","scope":"orders:read orders:write"})";
 }
 
-struct Fixture {
-  tokenpass::Key key;
-  tokenpass::Key verify_key;
-  std::string token;
-  std::string signing_input;
-  std::string signature;  // raw JWS signature bytes
-  std::unique_ptr<tokenpass::Verifier> verifier;
-  EVP_PKEY* pkey = nullptr;  // the same key, parsed by OpenSSL, for the floor
-  std::string secret;
-};
-
-std::string unb64(const std::string& s) {
-  std::string b = s;
-  for (char& c : b) c = c == '-' ? '+' : c == '_' ? '/' : c;
-  const std::size_t pad = (4 - b.size() % 4) % 4;
-  b.append(pad, '=');
-  std::string out(b.size(), '\0');
+std::string unb64(std::string s) {
+  for (char& c : s) c = c == '-' ? '+' : c == '_' ? '/' : c;
+  const std::size_t pad = (4 - s.size() % 4) % 4;
+  s.append(pad, '=');
+  std::string out(s.size(), '\0');
   const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(b.data()),
-                                static_cast<int>(b.size()));
-  // EVP_DecodeBlock counts padding as zero bytes; drop them.
-  out.resize(static_cast<std::size_t>(n) - pad);
+                                reinterpret_cast<const unsigned char*>(s.data()),
+                                static_cast<int>(s.size()));
+  out.resize(static_cast<std::size_t>(n) - pad);  // EVP_DecodeBlock counts padding as zeros
   return out;
 }
 
-Fixture& fixture(Alg alg) {
-  static std::map<Alg, Fixture> cache;
-  auto it = cache.find(alg);
-  if (it != cache.end()) return it->second;
-  Fixture f{tokenpass::Key::generate(alg), tokenpass::Key::generate(alg), {}, {}, {}, {}, nullptr, {}};
-  f.verify_key = f.key.is_symmetric() ? f.key : f.key.public_key().value();
-  f.token = tokenpass::sign_jws(f.key, claims_json()).value();
-  f.signing_input = f.token.substr(0, f.token.rfind('.'));
-  f.signature = unb64(f.token.substr(f.token.rfind('.') + 1));
+constexpr int kMaxThreads = 8;
+
+// Fixture: one algorithm's keys, tokens, verifiers and floors.
+struct Fixture {
+  Alg alg;
+  tokenpass::Key key;
+  tokenpass::Key verify_key;
+  std::vector<std::string> tokens;  // one per thread, same size, different jti
+  std::unique_ptr<tokenpass::Verifier> verifier;         // no cache
+  std::unique_ptr<tokenpass::Verifier> cached_verifier;  // Policy::cache, tokens seen
+  std::unique_ptr<tokenpass::Verifier> small_cache;      // 64 entries, for verify-miss
+  std::vector<std::string> pool;                         // 256 tokens, made on first use
+  std::unique_ptr<Floor> verify_floor;
+  std::unique_ptr<Floor> sign_floor;
+  EVP_PKEY* pkey = nullptr;
+  EVP_PKEY* pub = nullptr;
+};
+
+// Keys are made once per type: RS* and PS* share an RSA key, as a real issuer might.
+tokenpass::Key key_for(Alg alg) {
+  static std::map<int, tokenpass::Key> made;
+  int slot = static_cast<int>(alg);
+  if (alg == Alg::RS384 || alg == Alg::RS512 || alg == Alg::PS256 || alg == Alg::PS384 ||
+      alg == Alg::PS512) {
+    slot = static_cast<int>(Alg::RS256);
+  }
+  auto it = made.find(slot);
+  if (it == made.end()) {
+    const Alg gen = slot == static_cast<int>(Alg::RS256) ? Alg::RS256 : alg;
+    it = made.emplace(slot, tokenpass::Key::generate(gen)).first;
+  }
+  return it->second.with_alg(alg).value();
+}
+
+tokenpass::Policy policy() {
   tokenpass::Policy p;
   p.issuers = {"https://auth.example.com"};
   p.audiences = {"orders-api"};
   p.required_scopes = {"orders:read"};
-  f.verifier = std::make_unique<tokenpass::Verifier>(tokenpass::KeySet({f.verify_key}), p);
-  if (f.key.is_symmetric()) {
-    f.secret = unb64(f.key.to_private_jwk()["k"].get<std::string>());
+  return p;
+}
+
+Fixture& fixture(Alg alg) {
+  static std::map<Alg, std::unique_ptr<Fixture>> cache;
+  auto& slot = cache[alg];
+  if (slot) return *slot;
+  auto f = std::make_unique<Fixture>(
+      Fixture{alg, key_for(alg), key_for(alg), {}, {}, {}, {}, {}, nullptr, nullptr});
+  f->verify_key = f->key.is_symmetric() ? f->key : f->key.public_key().value();
+  for (int t = 0; t < kMaxThreads; ++t) {
+    f->tokens.push_back(tokenpass::sign_jws(f->key, claims_json(t)).value());
+  }
+  const tokenpass::KeySet keys({f->verify_key});
+  f->verifier = std::make_unique<tokenpass::Verifier>(keys, policy());
+  tokenpass::Policy cached = policy();
+  cached.cache.max_entries = 10000;
+  f->cached_verifier = std::make_unique<tokenpass::Verifier>(keys, cached);
+  cached.cache.max_entries = 64;
+  f->small_cache = std::make_unique<tokenpass::Verifier>(keys, cached);
+  for (const auto& t : f->tokens) {
+    if (!f->verifier->verify(t) || !f->cached_verifier->verify(t)) {
+      throw std::runtime_error("bench: a token does not verify");
+    }
+  }
+  std::string secret;
+  if (f->key.is_symmetric()) {
+    secret = unb64(f->key.to_private_jwk()["k"].get<std::string>());
   } else {
-    const std::string pem = f.key.to_private_pem();
-    BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
-    f.pkey = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);
-    BIO_free(bio);
+    f->pkey = tokenpass_bench::pkey_from_pem(f->key.to_private_pem(), true);
+    f->pub = tokenpass_bench::pkey_from_pem(f->verify_key.to_public_pem(), false);
   }
-  return cache.emplace(alg, std::move(f)).first->second;
+  const std::string& token = f->tokens[0];
+  const std::string input = token.substr(0, token.rfind('.'));
+  const std::string sig = unb64(token.substr(token.rfind('.') + 1));
+  f->verify_floor = std::make_unique<Floor>(alg, f->pub, secret, false, input, sig);
+  f->sign_floor = std::make_unique<Floor>(alg, f->pkey, secret, true, input, sig);
+  slot = std::move(f);
+  return *slot;
 }
 
-const char* digest_name(Alg a) {
-  switch (a) {
-    case Alg::HS384: case Alg::RS384: case Alg::PS384: case Alg::ES384: return "SHA384";
-    case Alg::HS512: case Alg::RS512: case Alg::PS512: case Alg::ES512: return "SHA512";
-    case Alg::EdDSA: case Alg::Ed25519: case Alg::Ed448: return nullptr;
-    default: return "SHA256";
-  }
-}
-bool is_hmac(Alg a) { return a == Alg::HS256 || a == Alg::HS384 || a == Alg::HS512; }
-bool is_ec(Alg a) { return a == Alg::ES256 || a == Alg::ES384 || a == Alg::ES512 || a == Alg::ES256K; }
+// ---- the interleaved throughput runs -----------------------------------------
 
-// The floor: one context initialised once with the key (and padding), copied per call.
-struct RawCtx {
-  EVP_MD_CTX* prepared = nullptr;
-  EVP_MAC_CTX* mac = nullptr;
-  EVP_MD* md = nullptr;
-  std::string der_sig;  // ECDSA: OpenSSL wants DER
+using Op = std::function<bool(int thread)>;
+
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+struct Rate {
+  double wall = 0;  // ops/s: sum over threads of ops / wall-clock seconds
+  double cpu = 0;   // ops/s: sum over threads of ops / thread CPU seconds
 };
 
-RawCtx prepare(Fixture& f, Alg alg, bool sign) {
-  RawCtx r;
-  const char* dn = digest_name(alg);
-  if (dn != nullptr) r.md = EVP_MD_fetch(nullptr, dn, nullptr);
-  if (is_hmac(alg)) {
-    EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
-    r.mac = EVP_MAC_CTX_new(mac);
-    EVP_MAC_free(mac);
-    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>(dn), 0),
-                           OSSL_PARAM_construct_end()};
-    EVP_MAC_init(r.mac, reinterpret_cast<const unsigned char*>(f.secret.data()), f.secret.size(), params);
-    return r;
+// run: `threads` threads call `op` for about `seconds`.
+Rate run(const Op& op, int threads, double seconds) {
+  std::atomic<bool> go{false};
+  std::atomic<bool> stop{false};
+  std::atomic<int> failures{0};
+  std::vector<double> wall(static_cast<std::size_t>(threads));
+  std::vector<double> cpu(static_cast<std::size_t>(threads));
+  std::vector<long> count(static_cast<std::size_t>(threads));
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
+      const auto w0 = std::chrono::steady_clock::now();
+      const double c0 = thread_cpu_seconds();
+      long n = 0;
+      while (!stop.load(std::memory_order_relaxed)) {
+        if (!op(t)) failures.fetch_add(1, std::memory_order_relaxed);
+        ++n;
+      }
+      cpu[static_cast<std::size_t>(t)] = thread_cpu_seconds() - c0;
+      wall[static_cast<std::size_t>(t)] =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - w0).count();
+      count[static_cast<std::size_t>(t)] = n;
+    });
   }
-  r.prepared = EVP_MD_CTX_new();
-  EVP_PKEY_CTX* pctx = nullptr;
-  if (sign) {
-    EVP_DigestSignInit(r.prepared, &pctx, r.md, nullptr, f.pkey);
-  } else {
-    EVP_DigestVerifyInit(r.prepared, &pctx, r.md, nullptr, f.pkey);
-  }
-  if (alg == Alg::PS256 || alg == Alg::PS384 || alg == Alg::PS512) {
-    EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING);
-    EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, r.md);
-    EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST);
-  }
-  if (is_ec(alg)) {
-    const std::size_t w = f.signature.size() / 2;
-    ECDSA_SIG* s = ECDSA_SIG_new();
-    ECDSA_SIG_set0(s, BN_bin2bn(reinterpret_cast<const unsigned char*>(f.signature.data()), static_cast<int>(w), nullptr),
-                   BN_bin2bn(reinterpret_cast<const unsigned char*>(f.signature.data()) + w, static_cast<int>(w), nullptr));
-    unsigned char* der = nullptr;
-    const int len = i2d_ECDSA_SIG(s, &der);
-    r.der_sig.assign(reinterpret_cast<char*>(der), static_cast<std::size_t>(len));
-    OPENSSL_free(der);
-    ECDSA_SIG_free(s);
+  go.store(true, std::memory_order_release);
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  stop.store(true);
+  for (auto& th : pool) th.join();
+  if (failures.load() != 0) throw std::runtime_error("bench: an operation failed");
+  Rate r;
+  for (std::size_t t = 0; t < pool.size(); ++t) {
+    r.wall += static_cast<double>(count[t]) / wall[t];
+    r.cpu += static_cast<double>(count[t]) / std::max(cpu[t], 1e-9);
   }
   return r;
 }
 
-bool raw_once(Fixture& f, Alg alg, RawCtx& r, bool sign) {
-  const auto* in = reinterpret_cast<const unsigned char*>(f.signing_input.data());
-  const std::size_t n = f.signing_input.size();
-  if (r.mac != nullptr) {
-    EVP_MAC_CTX* c = EVP_MAC_CTX_dup(r.mac);
-    unsigned char out[EVP_MAX_MD_SIZE];
-    std::size_t len = 0;
-    EVP_MAC_update(c, in, n);
-    EVP_MAC_final(c, out, &len, sizeof out);
-    EVP_MAC_CTX_free(c);
-    return sign || CRYPTO_memcmp(out, f.signature.data(), len) == 0;
-  }
-  EVP_MD_CTX* c = EVP_MD_CTX_new();
-  bool ok = false;
-  if (alg == Alg::EdDSA) {
-    // EdDSA contexts cannot be copied after init in OpenSSL 3.0; init per call.
-    if (sign) {
-      EVP_DigestSignInit(c, nullptr, nullptr, nullptr, f.pkey);
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n == 0 ? 0 : n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+struct Result {
+  std::string op;
+  Alg alg;
+  int threads;
+  double tokenpass = 0;  // median ops/s (wall)
+  double floor = 0;
+  double ratio = 0;      // median of per-round tokenpass / floor
+  double ratio_cpu = 0;  // the same from CPU time
+  double tokenpass_cpu = 0;  // median ops per CPU-second, summed over threads
+  double floor_cpu = 0;
+};
+
+Result measure(const std::string& op_name, Alg alg, int threads, const Op& tp, const Op& floor,
+               int rounds, double seconds) {
+  std::vector<double> tp_rates;
+  std::vector<double> floor_rates;
+  std::vector<double> ratios;
+  std::vector<double> cpu_ratios;
+  std::vector<double> tp_cpu;
+  std::vector<double> floor_cpu;
+  run(tp, threads, seconds / 4);  // warm-up: caches, prepared contexts, page faults
+  run(floor, threads, seconds / 4);
+  for (int r = 0; r < rounds; ++r) {
+    // Alternate which goes first, so that neither always follows the other.
+    Rate a;
+    Rate b;
+    if (r % 2 == 0) {
+      a = run(tp, threads, seconds);
+      b = run(floor, threads, seconds);
     } else {
-      EVP_DigestVerifyInit(c, nullptr, nullptr, nullptr, f.pkey);
+      b = run(floor, threads, seconds);
+      a = run(tp, threads, seconds);
     }
-  } else {
-    EVP_MD_CTX_copy_ex(c, r.prepared);
+    tp_rates.push_back(a.wall);
+    floor_rates.push_back(b.wall);
+    ratios.push_back(a.wall / b.wall);
+    cpu_ratios.push_back(a.cpu / b.cpu);
+    tp_cpu.push_back(a.cpu);
+    floor_cpu.push_back(b.cpu);
   }
-  if (sign) {
-    unsigned char sig[1024];
-    std::size_t len = sizeof sig;
-    ok = EVP_DigestSign(c, sig, &len, in, n) == 1;
-  } else {
-    const std::string& sig = is_ec(alg) ? r.der_sig : f.signature;
-    ok = EVP_DigestVerify(c, reinterpret_cast<const unsigned char*>(sig.data()), sig.size(), in, n) == 1;
-  }
-  EVP_MD_CTX_free(c);
-  return ok;
+  return Result{op_name,          alg,
+                threads,          median(tp_rates),
+                median(floor_rates), median(ratios),
+                median(cpu_ratios), median(tp_cpu),
+                median(floor_cpu)};
 }
 
-void BM_openssl(benchmark::State& st, Alg alg, bool sign) {
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+// ---- Google Benchmark mode (--gbench): per-call latency ------------------------
+
+void BM_floor_verify(benchmark::State& st, Alg alg) {
   Fixture& f = fixture(alg);
-  RawCtx r = prepare(f, alg, sign);
-  for (auto _ : st) {
-    if (!raw_once(f, alg, r, sign)) st.SkipWithError("raw OpenSSL operation failed");
-  }
+  for (auto _ : st) benchmark::DoNotOptimize(f.verify_floor->once());
 }
-
+void BM_verify(benchmark::State& st, Alg alg) {
+  Fixture& f = fixture(alg);
+  for (auto _ : st) benchmark::DoNotOptimize(f.verifier->verify(f.tokens[0]));
+}
+void BM_verify_cached(benchmark::State& st, Alg alg) {
+  Fixture& f = fixture(alg);
+  for (auto _ : st) benchmark::DoNotOptimize(f.cached_verifier->verify(f.tokens[0]));
+}
+void BM_verify_jws(benchmark::State& st, Alg alg) {
+  Fixture& f = fixture(alg);
+  for (auto _ : st) benchmark::DoNotOptimize(tokenpass::verify_jws(f.tokens[0], f.verify_key));
+}
+void BM_floor_sign(benchmark::State& st, Alg alg) {
+  Fixture& f = fixture(alg);
+  for (auto _ : st) benchmark::DoNotOptimize(f.sign_floor->once());
+}
 void BM_sign(benchmark::State& st, Alg alg) {
   Fixture& f = fixture(alg);
   const std::string payload = claims_json();
-  for (auto _ : st) {
-    auto t = tokenpass::sign_jws(f.key, payload);
-    benchmark::DoNotOptimize(t);
-  }
+  for (auto _ : st) benchmark::DoNotOptimize(tokenpass::sign_jws(f.key, payload));
 }
 
-void BM_verify_jws(benchmark::State& st, Alg alg) {
-  Fixture& f = fixture(alg);
-  for (auto _ : st) {
-    auto r = tokenpass::verify_jws(f.token, f.verify_key);
-    if (!r) st.SkipWithError("verify failed");
-    benchmark::DoNotOptimize(r);
+int gbench(int argc, char** argv, const std::vector<Alg>& algs) {
+  for (const Alg alg : algs) {
+    const std::string a(tokenpass::to_string(alg));
+    benchmark::RegisterBenchmark(("floor_verify/" + a).c_str(), BM_floor_verify, alg);
+    benchmark::RegisterBenchmark(("verify/" + a).c_str(), BM_verify, alg);
+    benchmark::RegisterBenchmark(("verify_cached/" + a).c_str(), BM_verify_cached, alg);
+    benchmark::RegisterBenchmark(("verify_jws/" + a).c_str(), BM_verify_jws, alg);
+    benchmark::RegisterBenchmark(("floor_sign/" + a).c_str(), BM_floor_sign, alg);
+    benchmark::RegisterBenchmark(("sign/" + a).c_str(), BM_sign, alg);
   }
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
 }
-
-void BM_verify_full(benchmark::State& st, Alg alg) {
-  Fixture& f = fixture(alg);
-  for (auto _ : st) {
-    auto r = f.verifier->verify(f.token);
-    if (!r) st.SkipWithError("verify failed");
-    benchmark::DoNotOptimize(r);
-  }
-}
-
-void BM_reject_oversize(benchmark::State& st) {
-  const std::string huge(10 * 1024 * 1024, 'a');
-  Fixture& f = fixture(Alg::HS256);
-  for (auto _ : st) {
-    auto r = f.verifier->verify(huge);
-    benchmark::DoNotOptimize(r);
-  }
-}
-
-class Capture : public benchmark::ConsoleReporter {
- public:
-  std::map<std::string, double> ns;
-  void ReportRuns(const std::vector<Run>& runs) override {
-    for (const auto& r : runs) {
-      if (r.run_type == Run::RT_Iteration && !r.error_occurred) {
-        ns[r.benchmark_name()] = r.GetAdjustedCPUTime() *
-                                 (r.time_unit == benchmark::kNanosecond ? 1.0
-                                  : r.time_unit == benchmark::kMicrosecond ? 1e3 : 1e6);
-      }
-    }
-    ConsoleReporter::ReportRuns(runs);
-  }
-};
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  for (const Alg alg : kAlgs) {
-    const std::string a(tokenpass::to_string(alg));
-    benchmark::RegisterBenchmark(("openssl_sign/" + a).c_str(), BM_openssl, alg, true);
-    benchmark::RegisterBenchmark(("tokenpass_sign/" + a).c_str(), BM_sign, alg);
-    benchmark::RegisterBenchmark(("openssl_verify/" + a).c_str(), BM_openssl, alg, false);
-    benchmark::RegisterBenchmark(("tokenpass_verify_jws/" + a).c_str(), BM_verify_jws, alg);
-    benchmark::RegisterBenchmark(("tokenpass_verify_full/" + a).c_str(), BM_verify_full, alg);
-  }
-  benchmark::RegisterBenchmark("tokenpass_reject_10MB_token", BM_reject_oversize);
-  benchmark::Initialize(&argc, argv);
-  Capture capture;
-  benchmark::RunSpecifiedBenchmarks(&capture);
-
-  std::printf("\ntokens: %zu bytes (HS256) to %zu bytes (RS256). ratio = raw OpenSSL floor / tokenpass (1.00 = no overhead)\n",
-              fixture(Alg::HS256).token.size(), fixture(Alg::RS256).token.size());
-  std::printf("%-8s %12s %12s %7s | %12s %12s %7s %12s %7s\n", "alg", "sign ns", "floor ns",
-              "ratio", "verify ns", "floor ns", "ratio", "full ns", "ratio");
-  for (const Alg alg : kAlgs) {
-    const std::string a(tokenpass::to_string(alg));
-    const auto get = [&](const std::string& n) {
-      const auto it = capture.ns.find(n + "/" + a);
-      return it == capture.ns.end() ? 0.0 : it->second;
+  std::vector<Alg> algs = tokenpass::all_algs();
+  std::vector<std::string> ops = {"verify", "verify-cached", "sign"};
+  std::vector<int> thread_counts = {1, 2};
+  int rounds = 7;
+  double seconds = 0.2;
+  bool use_gbench = false;
+  std::vector<char*> rest = {argv[0]};
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    const auto value = [&](const char* name) -> std::string {
+      return a.rfind(name, 0) == 0 ? a.substr(std::strlen(name)) : std::string();
     };
-    const double s = get("tokenpass_sign"), sf = get("openssl_sign");
-    const double v = get("tokenpass_verify_jws"), vf = get("openssl_verify");
-    const double full = get("tokenpass_verify_full");
-    if (s == 0 && v == 0) continue;
-    std::printf("%-8s %12.0f %12.0f %7.2f | %12.0f %12.0f %7.2f %12.0f %7.2f\n", a.c_str(), s, sf,
-                s > 0 ? sf / s : 0, v, vf, v > 0 ? vf / v : 0, full, full > 0 ? vf / full : 0);
+    if (a == "--gbench") {
+      use_gbench = true;
+    } else if (!value("--algs=").empty()) {
+      algs.clear();
+      for (const auto& n : split_list(value("--algs="))) {
+        const auto alg = tokenpass::alg_from_string(n);
+        if (!alg) {
+          std::fprintf(stderr, "unknown algorithm %s\n", n.c_str());
+          return 2;
+        }
+        algs.push_back(*alg);
+      }
+    } else if (!value("--ops=").empty()) {
+      ops = split_list(value("--ops="));
+    } else if (!value("--threads=").empty()) {
+      thread_counts.clear();
+      for (const auto& n : split_list(value("--threads="))) {
+        thread_counts.push_back(std::min(std::max(std::stoi(n), 1), kMaxThreads));
+      }
+    } else if (!value("--rounds=").empty()) {
+      rounds = std::max(1, std::stoi(value("--rounds=")));
+    } else if (!value("--time=").empty()) {
+      seconds = std::stod(value("--time="));
+    } else {
+      rest.push_back(argv[i]);
+    }
+  }
+  if (use_gbench) return gbench(static_cast<int>(rest.size()), rest.data(), algs);
+
+  Fixture& hs256 = fixture(Alg::HS256);  // the floor of verify-cached
+  std::printf("tokenpass bench: %d rounds of %.2f s per side; token %zu bytes (HS256) to %zu "
+              "(RS256); OpenSSL %s\n",
+              rounds, seconds, hs256.tokens[0].size(), fixture(Alg::RS256).tokens[0].size(),
+              OpenSSL_version(OPENSSL_VERSION));
+  std::fflush(stdout);
+
+  std::vector<Result> results;
+  const std::string payload = claims_json();
+  for (const Alg alg : algs) {
+    Fixture& f = fixture(alg);
+    for (const std::string& op : ops) {
+      for (const int threads : thread_counts) {
+        Op tp;
+        Op floor;
+        if (op == "verify") {
+          tp = [&f](int t) {
+            return static_cast<bool>(f.verifier->verify(f.tokens[static_cast<std::size_t>(t)]));
+          };
+          floor = [&f](int) { return f.verify_floor->once(); };
+        } else if (op == "verify-cached") {
+          // Each thread presents its own token, as different users' requests do.
+          tp = [&f](int t) {
+            return static_cast<bool>(
+                f.cached_verifier->verify(f.tokens[static_cast<std::size_t>(t)]));
+          };
+          floor = [&hs256](int) { return hs256.verify_floor->once(); };
+        } else if (op == "verify-miss") {
+          if (f.pool.empty()) {
+            for (int i = 0; i < 256; ++i) {
+              f.pool.push_back(tokenpass::sign_jws(f.key, claims_json(1000 + i)).value());
+            }
+          }
+          // Each thread walks the pool from its own place; 256 tokens through 64
+          // entries (LRU) means none is found.
+          tp = [&f](int t) {
+            thread_local std::size_t next = 0;
+            const std::string& token = f.pool[(next++ + static_cast<std::size_t>(t) * 128) % 256];
+            return static_cast<bool>(f.small_cache->verify(token));
+          };
+          floor = [&f](int) { return f.verify_floor->once(); };
+        } else if (op == "sign") {
+          tp = [&f, &payload](int) {
+            return static_cast<bool>(tokenpass::sign_jws(f.key, payload));
+          };
+          floor = [&f](int) { return f.sign_floor->once(); };
+        } else {
+          std::fprintf(stderr, "unknown op %s\n", op.c_str());
+          return 2;
+        }
+        results.push_back(measure(op, alg, threads, tp, floor, rounds, seconds));
+        const Result& r = results.back();
+        std::printf("bench: %s %s %d tokenpass=%.0f/s floor=%.0f/s ratio=%.2f\n", r.op.c_str(),
+                    std::string(tokenpass::to_string(r.alg)).c_str(), r.threads, r.tokenpass,
+                    r.floor, r.ratio);
+        std::fflush(stdout);
+      }
+    }
+  }
+
+  std::printf("\n%-14s %-8s %3s %14s %14s %7s %9s\n", "op", "alg", "thr", "tokenpass/s",
+              "floor/s", "ratio", "ratio-cpu");
+  for (const Result& r : results) {
+    std::printf("%-14s %-8s %3d %14.0f %14.0f %7.2f %9.2f\n", r.op.c_str(),
+                std::string(tokenpass::to_string(r.alg)).c_str(), r.threads, r.tokenpass, r.floor,
+                r.ratio, r.ratio_cpu);
+  }
+  // Scaling: throughput with the most threads over throughput with one.
+  if (thread_counts.size() > 1) {
+    const int lo = thread_counts.front();
+    const int hi = thread_counts.back();
+    // Wall-clock scaling needs the cores free of other work; the floor beside it shows
+    // what the machine gave. CPU-time scaling (ops per CPU-second, summed over threads)
+    // leaves out time the threads were not running: below the thread count, it shows
+    // threads slowing each other (shared cache lines), whatever else runs.
+    std::printf("\nscaling %d -> %d threads: wall-clock (tokenpass, floor) and CPU-time "
+                "(tokenpass, floor)\n", lo, hi);
+    for (const Result& a : results) {
+      if (a.threads != lo) continue;
+      for (const Result& b : results) {
+        if (b.threads == hi && b.op == a.op && b.alg == a.alg) {
+          std::printf("%-14s %-8s wall %.2fx %.2fx   cpu %.2fx %.2fx\n", a.op.c_str(),
+                      std::string(tokenpass::to_string(a.alg)).c_str(), b.tokenpass / a.tokenpass,
+                      b.floor / a.floor, b.tokenpass_cpu / a.tokenpass_cpu,
+                      b.floor_cpu / a.floor_cpu);
+        }
+      }
+    }
   }
   return 0;
 }

@@ -3,6 +3,9 @@
 #include <cmath>
 #include <utility>
 
+#include "internal/claims_data.h"
+#include "internal/json.h"
+
 namespace tokenpass {
 
 using Json = nlohmann::json;
@@ -37,16 +40,6 @@ bool is_string_or_strings(const Json& v) {
   return true;
 }
 
-void split_spaces(std::string_view s, std::vector<std::string>& out) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const std::size_t j = s.find(' ', i);
-    const std::size_t end = j == std::string_view::npos ? s.size() : j;
-    if (end > i) out.emplace_back(s.substr(i, end - i));
-    i = end + 1;
-  }
-}
-
 Json::number_integer_t to_numeric_date(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
 }
@@ -74,77 +67,175 @@ Result<void> Claims::check_types(const Json& claims) {
   return {};
 }
 
+Claims::Claims() : Claims([] {
+  auto d = std::make_shared<internal::ClaimsData>();
+  d->set_json(Json::object());
+  return std::shared_ptr<const internal::ClaimsData>(std::move(d));
+}()) {}
+
+Claims::Claims(std::shared_ptr<const internal::ClaimsData> data) noexcept
+    : data_(std::move(data)) {}
+
 Result<Claims> Claims::from_json(Json claims) {
-  if (!claims.is_object()) return make_error(errc::malformed, "claims are not a JSON object");
-  if (auto types = check_types(claims); !types) return types.error();
-  return Claims(std::move(claims));
+  auto d = std::make_shared<internal::ClaimsData>();
+  if (auto ok = internal::set_claims_json(*d, std::move(claims)); !ok) return ok.error();
+  return Claims(std::move(d));
 }
 
-std::optional<std::string> Claims::string_claim(const char* name) const {
-  const auto it = json_.find(name);
-  if (it == json_.end() || !it->is_string()) return std::nullopt;
-  return it->get<std::string>();
+namespace {
+
+std::optional<std::string> owned(const std::optional<std::string_view>& v) {
+  if (!v) return std::nullopt;
+  return std::string(*v);
 }
 
-std::optional<NumericDate> Claims::numeric_date(const char* name) const {
-  const auto it = json_.find(name);
-  if (it == json_.end() || !is_numeric_date(*it)) return std::nullopt;
-  return NumericDate(std::chrono::duration<double>(it->get<double>()));
+std::optional<NumericDate> date(const std::optional<double>& v) {
+  if (!v) return std::nullopt;
+  return NumericDate(std::chrono::duration<double>(*v));
 }
+
+}  // namespace
+
+std::optional<std::string> Claims::issuer() const { return owned(data_->reg.iss); }
+std::optional<std::string> Claims::subject() const { return owned(data_->reg.sub); }
+std::optional<std::string> Claims::jwt_id() const { return owned(data_->reg.jti); }
+std::optional<std::string> Claims::client_id() const { return owned(data_->reg.client_id); }
+std::optional<NumericDate> Claims::expires_at() const { return date(data_->reg.exp); }
+std::optional<NumericDate> Claims::not_before() const { return date(data_->reg.nbf); }
+std::optional<NumericDate> Claims::issued_at() const { return date(data_->reg.iat); }
 
 std::vector<std::string> Claims::audience() const {
   std::vector<std::string> out;
-  const auto it = json_.find("aud");
-  if (it == json_.end()) return out;
-  if (it->is_string()) {
-    out.push_back(it->get<std::string>());
-  } else if (it->is_array()) {
-    for (const auto& a : *it) {
-      if (a.is_string()) out.push_back(a.get<std::string>());
-    }
-  }
+  data_->reg.aud.any_of([&](std::string_view a) {
+    out.emplace_back(a);
+    return false;
+  });
   return out;
 }
 
 std::vector<std::string> Claims::scopes() const {
   std::vector<std::string> out;
-  // cli-contract rule 6: `scope` wins when present; `scp` is the fallback.
-  if (const auto it = json_.find("scope"); it != json_.end()) {
-    if (it->is_string()) split_spaces(it->get_ref<const std::string&>(), out);
-    return out;
-  }
-  if (const auto it = json_.find("scp"); it != json_.end()) {
-    if (it->is_string()) {
-      split_spaces(it->get_ref<const std::string&>(), out);
-    } else if (it->is_array()) {
-      for (const auto& s : *it) {
-        if (s.is_string() && !s.get_ref<const std::string&>().empty()) {
-          out.push_back(s.get<std::string>());
-        }
-      }
-    }
-  }
+  internal::any_scope(data_->reg, [&](std::string_view s) {
+    out.emplace_back(s);
+    return false;
+  });
   return out;
 }
 
 bool Claims::has_scope(std::string_view scope) const {
-  for (const auto& s : scopes()) {
-    if (s == scope) return true;
-  }
-  return false;
+  return internal::any_scope(data_->reg, [&](std::string_view s) { return s == scope; });
 }
 
 std::optional<Json> Claims::cnf() const {
-  const auto it = json_.find("cnf");
-  if (it == json_.end() || !it->is_object()) return std::nullopt;
-  return *it;
+  auto v = get("cnf");
+  if (!v || !v->is_object()) return std::nullopt;
+  return v;
+}
+
+bool Claims::contains(std::string_view name) const {
+  const internal::ClaimsData& d = *data_;
+  if (!d.lazy) return d.json().contains(name);
+  if (const auto known = d.reg.has(name)) return *known;
+  return internal::find_member(d.text, name).has_value();
 }
 
 std::optional<Json> Claims::get(std::string_view name) const {
-  const auto it = json_.find(name);
-  if (it == json_.end()) return std::nullopt;
+  const internal::ClaimsData& d = *data_;
+  if (d.lazy) {
+    // One member parsed from the validated text, rather than the whole object.
+    const auto text = internal::find_member(d.text, name);
+    if (!text) return std::nullopt;
+    return Json::parse(*text);
+  }
+  const Json& j = d.json();
+  const auto it = j.find(name);
+  if (it == j.end()) return std::nullopt;
   return *it;
 }
+
+const Json& Claims::json() const noexcept { return data_->json(); }
+
+namespace internal {
+
+std::optional<bool> RegisteredClaims::has(std::string_view name) const noexcept {
+  if (name == "iss") return iss.has_value();
+  if (name == "sub") return sub.has_value();
+  if (name == "aud") return aud.present();
+  if (name == "exp") return exp.has_value();
+  if (name == "nbf") return nbf.has_value();
+  if (name == "iat") return iat.has_value();
+  if (name == "jti") return jti.has_value();
+  if (name == "client_id") return client_id.has_value();
+  if (name == "scope") return scope.has_value();
+  if (name == "scp") return scp.present();
+  return std::nullopt;
+}
+
+RegisteredClaims rebased(const RegisteredClaims& reg, const char* from, const char* to) {
+  const auto move = [&](std::string_view v) {
+    return v.data() == nullptr ? v : std::string_view(to + (v.data() - from), v.size());
+  };
+  const auto move_opt = [&](const std::optional<std::string_view>& v) {
+    return v ? std::optional<std::string_view>(move(*v)) : std::nullopt;
+  };
+  const auto move_list = [&](StringList l) {
+    l.single = move(l.single);
+    l.array_text = move(l.array_text);
+    return l;
+  };
+  RegisteredClaims out = reg;
+  out.iss = move_opt(reg.iss);
+  out.sub = move_opt(reg.sub);
+  out.jti = move_opt(reg.jti);
+  out.client_id = move_opt(reg.client_id);
+  out.scope = move_opt(reg.scope);
+  out.aud = move_list(reg.aud);
+  out.scp = move_list(reg.scp);
+  return out;
+}
+
+Result<void> set_claims_json(ClaimsData& data, Json claims) {
+  if (!claims.is_object()) return make_error(errc::malformed, "claims are not a JSON object");
+  if (auto types = Claims::check_types(claims); !types) return types.error();
+  data.lazy = false;
+  data.set_json(std::move(claims));
+  fill_registered(data.json(), data.reg);
+  return {};
+}
+
+void fill_registered(const Json& j, RegisteredClaims& reg) {
+  const auto str = [&](const char* name, std::optional<std::string_view>& out) {
+    const auto it = j.find(name);
+    if (it != j.end() && it->is_string()) out = it->get_ref<const std::string&>();
+  };
+  const auto list = [&](const char* name, StringList& out) {
+    const auto it = j.find(name);
+    if (it == j.end()) return;
+    if (it->is_string()) {
+      out.kind = StringList::Kind::string;
+      out.single = it->get_ref<const std::string&>();
+    } else if (is_string_or_strings(*it)) {
+      out.kind = StringList::Kind::array;
+      out.array_json = &*it;
+    }
+  };
+  const auto num = [&](const char* name, std::optional<double>& out) {
+    const auto it = j.find(name);
+    if (it != j.end() && is_numeric_date(*it)) out = it->get<double>();
+  };
+  str("iss", reg.iss);
+  str("sub", reg.sub);
+  str("jti", reg.jti);
+  str("client_id", reg.client_id);
+  str("scope", reg.scope);
+  list("aud", reg.aud);
+  list("scp", reg.scp);
+  num("exp", reg.exp);
+  num("nbf", reg.nbf);
+  num("iat", reg.iat);
+}
+
+}  // namespace internal
 
 ClaimsBuilder& ClaimsBuilder::issuer(std::string iss) { return claim("iss", std::move(iss)); }
 ClaimsBuilder& ClaimsBuilder::subject(std::string sub) { return claim("sub", std::move(sub)); }

@@ -24,6 +24,13 @@ internal::KeyData::~KeyData() {
   if (!secret.empty()) OPENSSL_cleanse(secret.data(), secret.size());
 }
 
+internal::PreparedContexts::~PreparedContexts() {
+  // OpenSSL wipes the key schedules it holds (HMAC pads included) when freeing them.
+  for (auto& c : verify) EVP_MD_CTX_free(c.load(std::memory_order_acquire));
+  for (auto& c : sign) EVP_MD_CTX_free(c.load(std::memory_order_acquire));
+  for (auto& c : mac) EVP_MAC_CTX_free(c.load(std::memory_order_acquire));
+}
+
 namespace {
 
 Error unusable(std::string_view why) { return make_error(errc::key_unusable, why); }

@@ -3,13 +3,15 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cstdint>
+#include <cstring>
 #include <utility>
 
 #include <openssl/core_names.h>
-#include <openssl/hmac.h>
 #include <openssl/rsa.h>
 
 #include "internal/base64url.h"
+#include "internal/bits.h"
 #include "internal/json.h"
 #include "internal/jws_impl.h"
 #include "internal/key_data.h"
@@ -19,8 +21,8 @@ namespace tokenpass {
 
 namespace internal {
 struct JwsAccess {
-  static VerifiedJws verified(nlohmann::json header, std::string payload, Alg alg,
-                              std::string kid, Key key) {
+  static VerifiedJws verified(std::shared_ptr<const LazyHeader> header, std::string payload,
+                              Alg alg, std::string kid, Key key) {
     return VerifiedJws(std::move(header), std::move(payload), alg, std::move(kid),
                        std::move(key));
   }
@@ -33,15 +35,23 @@ struct JwsAccess {
     u.signature_ = std::move(signature);
   }
 };
+
+nlohmann::json header_json(std::string_view header_b64) {
+  std::string text;
+  internal::b64url_decode(header_b64, text);
+  return nlohmann::json::parse(text);
+}
 }  // namespace internal
 
-VerifiedJws::VerifiedJws(nlohmann::json header, std::string payload, Alg alg, std::string kid,
-                         Key key)
+VerifiedJws::VerifiedJws(std::shared_ptr<const internal::LazyHeader> header, std::string payload,
+                         Alg alg, std::string kid, Key key)
     : header_(std::move(header)),
       payload_(std::move(payload)),
       alg_(alg),
       kid_(std::move(kid)),
       key_(std::move(key)) {}
+
+const nlohmann::json& VerifiedJws::header() const noexcept { return header_->get(); }
 
 namespace {
 
@@ -68,18 +78,6 @@ std::size_t ec_field_bytes(Curve crv) {
 
 // ---- the signature primitives -------------------------------------------------
 
-std::string hmac(const KeyData& k, Alg alg, std::string_view input) {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> mac{};
-  unsigned int len = 0;
-  if (HMAC(internal::digest_for(alg), k.secret.data(), static_cast<int>(k.secret.size()),
-           reinterpret_cast<const unsigned char*>(input.data()), input.size(), mac.data(),
-           &len) == nullptr) {
-    internal::clear_openssl_errors();
-    return {};
-  }
-  return std::string(reinterpret_cast<const char*>(mac.data()), len);
-}
-
 // init_ctx prepares a DigestSign/DigestVerify context with the padding `alg` needs.
 bool init_ctx(EVP_MD_CTX* ctx, const KeyData& k, Alg alg, bool sign) {
   EVP_PKEY_CTX* pctx = nullptr;
@@ -100,84 +98,200 @@ bool init_ctx(EVP_MD_CTX* ctx, const KeyData& k, Alg alg, bool sign) {
   return true;
 }
 
+// publish stores a freshly made context in an empty slot, or, when another thread
+// was first, frees it and returns the other one.
+template <class T, void (*Free)(T*)>
+T* publish(std::atomic<T*>& slot, T* fresh) {
+  T* expected = nullptr;
+  if (slot.compare_exchange_strong(expected, fresh, std::memory_order_acq_rel,
+                                   std::memory_order_acquire)) {
+    return fresh;
+  }
+  Free(fresh);
+  return expected;
+}
+
+// prepared_md: the key's context for (`alg`, sign or verify), made on first use.
+EVP_MD_CTX* prepared_md(const KeyData& k, Alg alg, bool sign) {
+  auto& slot = (sign ? k.prepared.sign : k.prepared.verify)[static_cast<std::size_t>(alg)];
+  if (EVP_MD_CTX* ready = slot.load(std::memory_order_acquire)) return ready;
+  internal::MdCtxPtr fresh(EVP_MD_CTX_new());
+  if (!fresh || !init_ctx(fresh.get(), k, alg, sign)) {
+    internal::clear_openssl_errors();
+    return nullptr;
+  }
+  return publish<EVP_MD_CTX, EVP_MD_CTX_free>(slot, fresh.release());
+}
+
+// copy_prepared: a context of its own for one signature operation. FINALISE tells
+// OpenSSL that the context is used once, so that its final step need not duplicate
+// the context again (it does, without the flag, to keep it reusable).
+internal::MdCtxPtr copy_prepared(const KeyData& k, Alg alg, bool sign) {
+  EVP_MD_CTX* prepared = prepared_md(k, alg, sign);
+  if (prepared == nullptr) return nullptr;
+  internal::MdCtxPtr ctx(EVP_MD_CTX_new());
+  if (!ctx || EVP_MD_CTX_copy_ex(ctx.get(), prepared) != 1) return nullptr;
+  EVP_MD_CTX_set_flags(ctx.get(), EVP_MD_CTX_FLAG_FINALISE);
+  return ctx;
+}
+
+// hmac writes the MAC of `input` (at most EVP_MAX_MD_SIZE bytes) from a copy of the
+// key's prepared HMAC context.
+bool hmac(const KeyData& k, Alg alg, std::string_view input, unsigned char* out,
+          std::size_t* len) {
+  const std::size_t index = alg == Alg::HS256 ? 0 : alg == Alg::HS384 ? 1 : 2;
+  auto& slot = k.prepared.mac[index];
+  EVP_MAC_CTX* prepared = slot.load(std::memory_order_acquire);
+  if (prepared == nullptr) {
+    internal::MacCtxPtr fresh(EVP_MAC_CTX_new(internal::hmac_mac()));
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                         const_cast<char*>(internal::digest_name(alg)), 0),
+        OSSL_PARAM_construct_end()};
+    if (!fresh || EVP_MAC_init(fresh.get(), reinterpret_cast<const unsigned char*>(k.secret.data()),
+                               k.secret.size(), params) != 1) {
+      return false;
+    }
+    prepared = publish<EVP_MAC_CTX, EVP_MAC_CTX_free>(slot, fresh.release());
+  }
+  internal::MacCtxPtr ctx(EVP_MAC_CTX_dup(prepared));
+  return ctx &&
+         EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(input.data()),
+                        input.size()) == 1 &&
+         EVP_MAC_final(ctx.get(), out, len, EVP_MAX_MD_SIZE) == 1;
+}
+
 // ECDSA signatures in JWS are R || S, each exactly the field size (RFC 7518 §3.4);
-// OpenSSL speaks DER.
-std::string der_to_raw(const unsigned char* der, std::size_t len, std::size_t width) {
-  internal::EcdsaSigPtr sig(d2i_ECDSA_SIG(nullptr, &der, static_cast<long>(len)));
-  if (!sig) return {};
-  const BIGNUM* r = nullptr;
-  const BIGNUM* s = nullptr;
-  ECDSA_SIG_get0(sig.get(), &r, &s);
-  return internal::bn_to_bytes(r, width) + internal::bn_to_bytes(s, width);
-}
+// OpenSSL speaks DER (SEQUENCE of two INTEGERs). The conversions are done by hand:
+// through BIGNUMs they cost more allocations than the rest of a verify.
+constexpr std::size_t kMaxEcWidth = 66;                        // P-521
+constexpr std::size_t kMaxEcDer = 3 + 2 * (2 + 1 + kMaxEcWidth);  // 141
 
-std::string raw_to_der(std::string_view raw, std::size_t width) {
-  internal::EcdsaSigPtr sig(ECDSA_SIG_new());
-  const auto* p = reinterpret_cast<const unsigned char*>(raw.data());
-  BIGNUM* r = BN_bin2bn(p, static_cast<int>(width), nullptr);
-  BIGNUM* s = BN_bin2bn(p + width, static_cast<int>(width), nullptr);
-  if (!sig || r == nullptr || s == nullptr || ECDSA_SIG_set0(sig.get(), r, s) != 1) {
-    BN_free(r);
-    BN_free(s);
-    return {};
+// raw_to_der writes the minimal DER encoding of R || S (`2 * width` bytes) and
+// returns its length. Values out of range (zero, above the order) are OpenSSL's to
+// refuse; this only re-encodes.
+std::size_t raw_to_der(const unsigned char* raw, std::size_t width, unsigned char* out) {
+  std::size_t skip[2];
+  bool pad[2];
+  std::size_t len[2];
+  for (int i = 0; i < 2; ++i) {
+    const unsigned char* v = raw + i * width;
+    skip[i] = 0;
+    while (skip[i] + 1 < width && v[skip[i]] == 0) ++skip[i];
+    pad[i] = (v[skip[i]] & 0x80) != 0;  // DER INTEGERs are signed
+    len[i] = width - skip[i] + (pad[i] ? 1 : 0);
   }
-  unsigned char* der = nullptr;
-  const int len = i2d_ECDSA_SIG(sig.get(), &der);
-  if (len <= 0) return {};
-  std::string out(reinterpret_cast<const char*>(der), static_cast<std::size_t>(len));
-  OPENSSL_free(der);
-  return out;
+  const std::size_t content = 4 + len[0] + len[1];
+  std::size_t n = 0;
+  out[n++] = 0x30;
+  if (content >= 0x80) out[n++] = 0x81;
+  out[n++] = static_cast<unsigned char>(content);
+  for (int i = 0; i < 2; ++i) {
+    out[n++] = 0x02;
+    out[n++] = static_cast<unsigned char>(len[i]);
+    if (pad[i]) out[n++] = 0;
+    std::memcpy(out + n, raw + i * width + skip[i], width - skip[i]);
+    n += width - skip[i];
+  }
+  return n;
 }
 
-std::string compute_signature(const KeyData& k, Alg alg, std::string_view input) {
-  if (is_hmac(alg)) return hmac(k, alg, input);
-  internal::MdCtxPtr ctx(EVP_MD_CTX_new());
+// der_to_raw reads OpenSSL's DER signature into R || S, each left-padded to `width`.
+bool der_to_raw(const unsigned char* der, std::size_t len, std::size_t width,
+                unsigned char* out) {
+  std::size_t i = 0;
+  if (len < 2 || der[i++] != 0x30) return false;
+  std::size_t seq = der[i++];
+  if (seq == 0x81 && i < len) {
+    seq = der[i++];
+  } else if (seq >= 0x80) {
+    return false;
+  }
+  if (i + seq != len) return false;
+  for (int part = 0; part < 2; ++part) {
+    if (i + 2 > len || der[i] != 0x02 || der[i + 1] >= 0x80) return false;
+    std::size_t n = der[i + 1];
+    i += 2;
+    if (n == 0 || i + n > len) return false;
+    const unsigned char* v = der + i;
+    i += n;
+    while (n > 0 && *v == 0) {
+      ++v;
+      --n;
+    }
+    if (n > width) return false;
+    std::memset(out + part * width, 0, width - n);
+    std::memcpy(out + part * width + width - n, v, n);
+  }
+  return i == len;
+}
+
+// max_signature_size: room for any signature `k` makes with `alg`.
+std::size_t max_signature_size(const KeyData& k, Alg alg) {
+  if (is_hmac(alg)) return EVP_MAX_MD_SIZE;
+  if (is_ecdsa(alg)) return 2 * ec_field_bytes(k.crv);
+  return static_cast<std::size_t>(EVP_PKEY_get_size(k.pkey.get()));
+}
+
+// compute_signature writes the JWS signature of `input` into `out` (room for
+// max_signature_size) and returns its length; 0 when OpenSSL fails.
+std::size_t compute_signature(const KeyData& k, Alg alg, std::string_view input,
+                              unsigned char* out) {
+  const auto* in = reinterpret_cast<const unsigned char*>(input.data());
   std::size_t len = 0;
-  if (!ctx || !init_ctx(ctx.get(), k, alg, true) ||
-      EVP_DigestSign(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(input.data()),
-                     input.size()) != 1) {
-    internal::clear_openssl_errors();
-    return {};
+  if (is_hmac(alg)) {
+    if (!hmac(k, alg, input, out, &len)) len = 0;
+  } else {
+    auto ctx = copy_prepared(k, alg, true);
+    if (is_ecdsa(alg)) {
+      unsigned char der[kMaxEcDer];
+      len = sizeof der;
+      if (!ctx || EVP_DigestSign(ctx.get(), der, &len, in, input.size()) != 1 ||
+          !der_to_raw(der, len, ec_field_bytes(k.crv), out)) {
+        len = 0;
+      } else {
+        len = 2 * ec_field_bytes(k.crv);
+      }
+    } else {
+      len = max_signature_size(k, alg);
+      if (!ctx || EVP_DigestSign(ctx.get(), out, &len, in, input.size()) != 1) len = 0;
+    }
   }
-  std::string sig(len, '\0');
-  if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len,
-                     reinterpret_cast<const unsigned char*>(input.data()), input.size()) != 1) {
-    internal::clear_openssl_errors();
-    return {};
-  }
-  sig.resize(len);
-  if (is_ecdsa(alg)) {
-    return der_to_raw(reinterpret_cast<const unsigned char*>(sig.data()), sig.size(),
-                      ec_field_bytes(k.crv));
-  }
-  return sig;
+  if (len == 0) internal::clear_openssl_errors();
+  return len;
 }
 
-bool check_signature(const KeyData& k, Alg alg, std::string_view input, std::string_view sig) {
+bool check_signature(const KeyData& k, Alg alg, std::string_view input, const unsigned char* sig,
+                     std::size_t sig_len) {
+  const auto* in = reinterpret_cast<const unsigned char*>(input.data());
+  bool ok = false;
   if (is_hmac(alg)) {
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    std::size_t len = 0;
     // Security: compare MACs in constant time.
-    return internal::ct_equal(hmac(k, alg, input), sig);
+    ok = hmac(k, alg, input, mac, &len) &&
+         internal::ct_equal(std::string_view(reinterpret_cast<const char*>(mac), len),
+                            std::string_view(reinterpret_cast<const char*>(sig), sig_len));
+  } else {
+    unsigned char der[kMaxEcDer];
+    if (is_ecdsa(alg)) {
+      const std::size_t width = ec_field_bytes(k.crv);
+      // RFC 7518 §3.4: exactly 2 * field size; DER or any other length is refused.
+      if (sig_len != 2 * width) return false;
+      sig_len = raw_to_der(sig, width, der);
+      sig = der;
+    } else if (k.kty == KeyType::RSA) {
+      // RFC 8017 §8.1.2 / §8.2.2 step 1: the signature is exactly k octets. OpenSSL's PSS
+      // path accepts shorter ones (a dropped leading zero), which would give one token
+      // two valid encodings.
+      if (sig_len != static_cast<std::size_t>(EVP_PKEY_get_size(k.pkey.get()))) return false;
+    }
+    auto ctx = copy_prepared(k, alg, false);
+    ok = ctx && EVP_DigestVerify(ctx.get(), sig, sig_len, in, input.size()) == 1;
   }
-  std::string der;
-  if (is_ecdsa(alg)) {
-    const std::size_t width = ec_field_bytes(k.crv);
-    // RFC 7518 §3.4: exactly 2 * field size; DER or any other length is refused.
-    if (sig.size() != 2 * width) return false;
-    der = raw_to_der(sig, width);
-    if (der.empty()) return false;
-    sig = der;
-  } else if (k.kty == KeyType::RSA) {
-    // RFC 8017 §8.1.2 / §8.2.2 step 1: the signature is exactly k octets. OpenSSL's PSS
-    // path accepts shorter ones (a dropped leading zero), which would give one token
-    // two valid encodings.
-    if (sig.size() != static_cast<std::size_t>(EVP_PKEY_get_size(k.pkey.get()))) return false;
-  }
-  internal::MdCtxPtr ctx(EVP_MD_CTX_new());
-  const bool ok = ctx && init_ctx(ctx.get(), k, alg, false) &&
-                  EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(sig.data()),
-                                   sig.size(), reinterpret_cast<const unsigned char*>(input.data()),
-                                   input.size()) == 1;
-  internal::clear_openssl_errors();
+  // A success leaves nothing on the error queue; a failure must not leave anything
+  // for an unrelated later call to find.
+  if (!ok) internal::clear_openssl_errors();
   return ok;
 }
 
@@ -199,8 +313,11 @@ struct Parts {
 };
 
 Result<Parts> split(std::string_view& compact, std::size_t max_size) {
-  compact = trim(compact);
   // Checked before any decoding, so that an oversized input costs nothing more.
+  if (internal::over_size_limit(compact, max_size)) {
+    return make_error(errc::too_large, "token exceeds the size limit");
+  }
+  compact = trim(compact);
   if (compact.size() > max_size) return make_error(errc::too_large, "token exceeds the size limit");
   if (compact.empty()) return make_error(errc::malformed, "empty token");
   if (compact.front() == '{') {
@@ -323,89 +440,191 @@ bool narrowed_allows(const JwsVerifyOptions& options, Alg alg, Curve crv) {
 }  // namespace
 
 namespace internal {
+namespace {
 
-Result<ParsedJws> parse_jws(std::string_view compact, const JwsVerifyOptions& options) {
-  auto parts = split(compact, options.max_token_size);
-  if (!parts) return parts.error();
-  auto header = decode_header(parts->header_b64, options.json_limits);
-  if (!header) return header.error();
-  // The signature's encoding is checked with the header's, before any header rule
-  // (the order jws.h documents).
-  ParsedJws parsed;
-  if (!internal::b64url_decode(parts->signature_b64, parsed.signature)) {
-    return make_error(errc::malformed, "signature is not canonical base64url");
+// find_dot: the first '.' in [p, end), or end; eight bytes at a time.
+const char* find_dot(const char* p, const char* end) {
+  constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+  if (internal::kLittleEndian) {
+    while (end - p >= 8) {
+      std::uint64_t x;
+      std::memcpy(&x, p, 8);
+      x ^= kOnes * '.';
+      const std::uint64_t zero = (x - kOnes) & ~x & (kOnes * 0x80);
+      if (zero != 0) return p + internal::first_flagged_byte(zero);
+      p += 8;
+    }
   }
-  auto facts = check_header(*header, options);
-  if (!facts) return facts.error();
-  parsed.signing_input = parts->signing_input;
-  parsed.payload_b64 = parts->payload_b64;
-  parsed.header = std::move(*header);
-  parsed.alg = facts->alg;
-  parsed.has_kid = facts->has_kid;
-  parsed.kid = std::move(facts->kid);
-  return parsed;
+  while (p != end && *p != '.') ++p;
+  return p;
 }
 
-Result<VerifiedJws> verify_parsed(ParsedJws& parsed, const Key* keys, std::size_t count,
-                                  const JwsVerifyOptions& options) {
+TOKENPASS_COLD Error bad_char(std::string_view signature_b64) {
+  if (signature_b64.find('.') != std::string_view::npos) {
+    return make_error(errc::malformed, "more than three parts (a JWE is not a JWS)");
+  }
+  return make_error(errc::malformed, "character outside the base64url alphabet");
+}
+
+// parse_header_slow: any header the small parser is not sure of, through the full JSON
+// parser and check_header, which decide and report. Out of line: it is rarely needed.
+TOKENPASS_COLD Result<void> parse_header_slow(std::string_view header_text,
+                                              B64Status signature_status,
+                                              const JwsVerifyOptions& options, ParsedJws& out) {
+  auto parsed = parse_json(header_text, options.json_limits);
+  if (!parsed) {
+    Error e = std::move(parsed).error();
+    e.detail = "header: " + e.detail;
+    return e;
+  }
+  if (!parsed->is_object()) return internal::fail(errc::malformed, "header is not a JSON object");
+  // The signature's encoding is checked with the header's, before any header rule.
+  if (signature_status != B64Status::ok) {
+    return internal::fail(errc::malformed, "signature is not canonical base64url");
+  }
+  auto facts = check_header(*parsed, options);
+  if (!facts) return facts.error();
+  out.alg = facts->alg;
+  out.has_kid = facts->has_kid;
+  out.kid_storage = std::move(facts->kid);
+  out.kid = out.kid_storage;
+  return {};
+}
+
+}  // namespace
+
+Result<void> parse_jws(std::string_view compact, const JwsVerifyOptions& options, ParsedJws& out) {
+  // Checked before any decoding, so that an oversized input costs nothing more.
+  if (internal::over_size_limit(compact, options.max_token_size)) {
+    return internal::fail(errc::too_large, "token exceeds the size limit");
+  }
+  compact = trim(compact);
+  if (compact.size() > options.max_token_size) {
+    return internal::fail(errc::too_large, "token exceeds the size limit");
+  }
+  if (compact.empty()) return internal::fail(errc::malformed, "empty token");
+  if (compact.front() == '{') {
+    return internal::fail(errc::malformed, "JWS JSON serialization is not accepted");
+  }
+  const char* begin = compact.data();
+  const char* end = begin + compact.size();
+  // A fourth part shows up as a '.' in the signature, which decoding refuses; only then
+  // is it told apart from any other character outside the alphabet.
+  const char* dot1 = find_dot(begin, end);
+  const char* dot2 = dot1 == end ? end : find_dot(dot1 + 1, end);
+  if (dot2 == end) return internal::fail(errc::malformed, "a compact JWS has three parts");
+  const std::string_view header_b64(begin, static_cast<std::size_t>(dot1 - begin));
+  const std::string_view payload_b64(dot1 + 1, static_cast<std::size_t>(dot2 - dot1 - 1));
+  const std::string_view signature_b64(dot2 + 1, static_cast<std::size_t>(end - dot2 - 1));
+  if (header_b64.empty()) return internal::fail(errc::malformed, "empty protected header");
+  if (signature_b64.empty()) return internal::fail(errc::malformed, "empty signature");
+
+  // All three parts are decoded at once, each straight into where it is used. The
+  // alphabet is checked for all of them first; a non-canonical encoding is reported
+  // at its own place in the order jws.h documents.
+  const std::size_t header_size = b64url_decoded_size(header_b64.size());
+  unsigned char* header = out.header_buffer.get(header_size);
+  const B64Status header_status = b64url_decode_into(header_b64, header);
+  const std::size_t payload_size = b64url_decoded_size(payload_b64.size());
+  unsigned char* payload = out.payload_buffer.get(payload_size);
+  const B64Status payload_status = b64url_decode_into(payload_b64, payload);
+  out.payload = std::string_view(reinterpret_cast<const char*>(payload), payload_size);
+  out.signature_size = b64url_decoded_size(signature_b64.size());
+  unsigned char* signature = out.signature_buffer.get(out.signature_size);
+  const B64Status signature_status = b64url_decode_into(signature_b64, signature);
+  if (header_status == B64Status::bad_char || payload_status == B64Status::bad_char ||
+      signature_status == B64Status::bad_char) {
+    return bad_char(signature_b64);
+  }
+  if (header_status != B64Status::ok) {
+    return internal::fail(errc::malformed, "header is not canonical base64url");
+  }
+  const std::string_view header_text(reinterpret_cast<const char*>(header), header_size);
+
+  // The common header ({"alg":..,"kid":..,"typ":..}, nothing unusual) is read by a
+  // small parser; anything it is not sure of, and every failure, goes through the full
+  // JSON parser and check_header, which decide and report.
+  SimpleHeader simple;
+  std::optional<Alg> alg;
+  const bool fast = parse_simple_header(header_text, options.json_limits, simple) &&
+                    simple.has_alg && (alg = alg_from_string(simple.alg)).has_value() &&
+                    (!options.typ || (simple.has_typ && typ_matches(simple.typ, *options.typ)));
+  if (fast) {
+    if (signature_status != B64Status::ok) {
+      return internal::fail(errc::malformed, "signature is not canonical base64url");
+    }
+    out.alg = *alg;
+    out.has_kid = simple.has_kid;
+    out.kid = simple.kid;
+  } else if (auto slow = parse_header_slow(header_text, signature_status, options, out); !slow) {
+    return slow.error();
+  }
+  out.compact = compact;
+  out.header_b64 = header_b64;
+  out.signing_input = std::string_view(begin, static_cast<std::size_t>(dot2 - begin));
+  out.payload_canonical = payload_status == B64Status::ok;
+  out.signature = signature;
+  return {};
+}
+
+Result<const Key*> verify_parsed(const ParsedJws& parsed, const Key* keys, std::size_t count,
+                                 const JwsVerifyOptions& options) {
   // RFC 7515 §4.1.4 and cli-contract rule 2: a kid picks the keys with that kid; keys
   // without a kid may serve any token; a token without a kid tries every key.
-  std::vector<const Key*> candidates;
   // A header "kid":"" is a kid like any other: it matches only keys without one.
+  bool by_kid = false;
   if (parsed.has_kid) {
-    for (std::size_t i = 0; i < count; ++i) {
-      if (keys[i].kid() == parsed.kid) candidates.push_back(&keys[i]);
-    }
+    for (std::size_t i = 0; i < count && !by_kid; ++i) by_kid = keys[i].kid() == parsed.kid;
   }
-  if (candidates.empty()) {
-    for (std::size_t i = 0; i < count; ++i) {
-      if (!parsed.has_kid || keys[i].kid().empty()) candidates.push_back(&keys[i]);
-    }
-  }
-  if (candidates.empty()) {
-    return make_error(errc::key_not_found, count == 0 ? "no keys" : "no key has the token's kid");
-  }
+  const auto candidate = [&](const Key& k) {
+    return by_kid ? k.kid() == parsed.kid : !parsed.has_kid || k.kid().empty();
+  };
 
+  bool any = false;
   bool tried = false;
   bool refused_use = false;
-  for (const Key* key : candidates) {
+  for (std::size_t i = 0; i < count; ++i) {
+    const Key& key = keys[i];
+    if (!candidate(key)) continue;
+    any = true;
     // RFC 8725 §3.1: the key decides which algorithms are acceptable, not the token.
-    if (!key->accepts(parsed.alg) || !narrowed_allows(options, parsed.alg, key->curve())) {
+    if (!key.accepts(parsed.alg) || !narrowed_allows(options, parsed.alg, key.curve())) {
       continue;
     }
-    if (!key->can_verify()) {
+    if (!key.can_verify()) {
       refused_use = true;
       continue;
     }
     tried = true;
-    if (!check_signature(KeyAccess::data(*key), parsed.alg, parsed.signing_input,
-                         parsed.signature)) {
+    if (!check_signature(KeyAccess::data(key), parsed.alg, parsed.signing_input, parsed.signature,
+                         parsed.signature_size)) {
       continue;
     }
-    std::string payload;
-    if (!internal::b64url_decode(parsed.payload_b64, payload)) {
-      return make_error(errc::malformed, "payload is not canonical base64url");
+    if (!parsed.payload_canonical) {
+      return internal::fail(errc::malformed, "payload is not canonical base64url");
     }
-    return JwsAccess::verified(std::move(parsed.header), std::move(payload), parsed.alg,
-                               std::move(parsed.kid), *key);
+    return &key;
   }
-  if (tried) return make_error(errc::bad_signature, "signature does not verify");
+  if (!any) {
+    return internal::fail(errc::key_not_found,
+                          count == 0 ? "no keys" : "no key has the token's kid");
+  }
+  if (tried) return internal::fail(errc::bad_signature, "signature does not verify");
   if (refused_use) {
-    return make_error(errc::key_unusable, "the key's \"use\" or \"key_ops\" forbid verifying");
+    return internal::fail(errc::key_unusable, "the key's \"use\" or \"key_ops\" forbid verifying");
   }
-  return make_error(errc::alg_not_allowed, "the token's alg is not one the key accepts");
+  return internal::fail(errc::alg_not_allowed, "the token's alg is not one the key accepts");
 }
 
-Result<std::string> peek_issuer(std::string_view payload_b64, const JsonLimits& limits) {
-  std::string payload;
-  if (!internal::b64url_decode(payload_b64, payload)) {
-    return make_error(errc::malformed, "payload is not canonical base64url");
+Result<std::string> peek_issuer(const ParsedJws& parsed, const JsonLimits& limits) {
+  if (!parsed.payload_canonical) {
+    return internal::fail(errc::malformed, "payload is not canonical base64url");
   }
-  auto claims = internal::parse_json(payload, limits);
+  auto claims = internal::parse_json(parsed.payload, limits);
   if (!claims) return claims.error();
   const auto iss = claims->is_object() ? claims->find("iss") : claims->end();
   if (!claims->is_object() || iss == claims->end() || !iss->is_string()) {
-    return make_error(errc::bad_issuer, "token has no issuer");
+    return internal::fail(errc::bad_issuer, "token has no issuer");
   }
   return iss->get<std::string>();
 }
@@ -416,9 +635,14 @@ namespace {
 
 Result<VerifiedJws> verify_impl(std::string_view compact, const Key* keys, std::size_t count,
                                 const JwsVerifyOptions& options) {
-  auto parsed = internal::parse_jws(compact, options);
-  if (!parsed) return parsed.error();
-  return internal::verify_parsed(*parsed, keys, count, options);
+  internal::ParsedJws parsed;
+  if (auto ok = internal::parse_jws(compact, options, parsed); !ok) return ok.error();
+  auto key = internal::verify_parsed(parsed, keys, count, options);
+  if (!key) return key.error();
+  auto header = std::make_shared<internal::LazyHeader>();
+  header->b64 = std::string(parsed.header_b64);
+  return internal::JwsAccess::verified(std::move(header), std::string(parsed.payload),
+                                      parsed.alg, std::string(parsed.kid), **key);
 }
 
 template <class Fn>
@@ -450,6 +674,12 @@ bool typ_matches(std::string_view a, std::string_view b) noexcept {
 
 namespace {
 
+// plain: printable ASCII that json::dump writes as it is (no escape needed).
+bool plain(std::string_view s) {
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return c >= 0x20 && c <= 0x7E && c != '"' && c != '\\'; });
+}
+
 Result<std::string> sign_impl(const Key& key, std::string_view payload,
                               const JwsSignOptions& options) {
   if (!key.can_sign()) {
@@ -462,24 +692,59 @@ Result<std::string> sign_impl(const Key& key, std::string_view payload,
   if (!options.extra_header.is_object()) {
     return make_error(errc::malformed, "extra header is not a JSON object");
   }
-  json header = json::object();
-  header["alg"] = std::string(to_string(alg));
   const std::string& kid = options.kid ? *options.kid : key.kid();
-  if (!kid.empty()) header["kid"] = kid;
-  if (options.typ) header["typ"] = *options.typ;
-  for (const auto& [name, value] : options.extra_header.items()) {
-    if (name == "alg" || name == "crit" || name == "b64") {
-      return make_error(errc::malformed, "extra header may not set \"" + name + "\"");
+  std::string header_text;
+  if (options.extra_header.empty() && plain(kid) && (!options.typ || plain(*options.typ))) {
+    // The usual header, written directly: byte for byte what json::dump makes of it
+    // (members in name order, no white space), without building a JSON object.
+    header_text.reserve(64 + kid.size() + (options.typ ? options.typ->size() : 0));
+    header_text += "{\"alg\":\"";
+    header_text += to_string(alg);
+    header_text += '"';
+    if (!kid.empty()) {
+      header_text += ",\"kid\":\"";
+      header_text += kid;
+      header_text += '"';
     }
-    header[name] = value;
+    if (options.typ) {
+      header_text += ",\"typ\":\"";
+      header_text += *options.typ;
+      header_text += '"';
+    }
+    header_text += '}';
+  } else {
+    json header = json::object();
+    header["alg"] = std::string(to_string(alg));
+    if (!kid.empty()) header["kid"] = kid;
+    if (options.typ) header["typ"] = *options.typ;
+    for (const auto& [name, value] : options.extra_header.items()) {
+      if (name == "alg" || name == "crit" || name == "b64") {
+        return make_error(errc::malformed, "extra header may not set \"" + name + "\"");
+      }
+      header[name] = value;
+    }
+    header_text = header.dump();
   }
-  std::string out = internal::b64url_encode(header.dump());
-  out.push_back('.');
-  out += internal::b64url_encode(payload);
-  const std::string sig = compute_signature(KeyAccess::data(key), alg, out);
-  if (sig.empty()) return make_error(errc::key_unusable, "OpenSSL could not sign with the key");
-  out.push_back('.');
-  out += internal::b64url_encode(sig);
+  // The token is built in one allocation: header "." payload, then the signature over
+  // them appended in place.
+  const KeyData& data = KeyAccess::data(key);
+  const std::size_t max_sig = max_signature_size(data, alg);
+  const std::size_t input_size = internal::b64url_encoded_size(header_text.size()) + 1 +
+                                 internal::b64url_encoded_size(payload.size());
+  std::string out;
+  out.reserve(input_size + 1 + internal::b64url_encoded_size(max_sig));
+  out.resize(input_size);
+  char* p = internal::b64url_encode_into(header_text, out.data());
+  *p++ = '.';
+  internal::b64url_encode_into(payload, p);
+  internal::ScratchBuffer<1024> sig_buffer;
+  unsigned char* sig = sig_buffer.get(max_sig);
+  const std::size_t sig_len = compute_signature(data, alg, out, sig);
+  if (sig_len == 0) return make_error(errc::key_unusable, "OpenSSL could not sign with the key");
+  out.resize(input_size + 1 + internal::b64url_encoded_size(sig_len));
+  out[input_size] = '.';
+  internal::b64url_encode_into(
+      std::string_view(reinterpret_cast<const char*>(sig), sig_len), out.data() + input_size + 1);
   return out;
 }
 

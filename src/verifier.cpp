@@ -1,9 +1,16 @@
 #include "tokenpass/verifier.h"
 
 #include <algorithm>
+#include <functional>
+#include <list>
+#include <map>
+#include <mutex>
+#include <optional>
 #include <stdexcept>
+#include <unordered_map>
 #include <utility>
 
+#include "internal/claims_data.h"
 #include "internal/json.h"
 #include "internal/jws_impl.h"
 #include "internal/openssl.h"
@@ -11,6 +18,254 @@
 namespace tokenpass {
 
 using json = nlohmann::json;
+
+namespace internal {
+
+// TokenData: everything a VerifiedToken holds, in one shared, immutable record.
+struct TokenData {
+  std::string compact;
+  std::string kid;
+  bool has_kid = false;             // the header has a kid (possibly "")
+  std::size_t header_b64_size = 0;  // the header is the first part of `compact`
+  ClaimsData claims;
+
+  const json& header() const noexcept {
+    std::call_once(header_once_, [this] {
+      header_ = header_json(std::string_view(compact).substr(0, header_b64_size));
+    });
+    return header_;
+  }
+
+ private:
+  mutable std::once_flag header_once_;
+  mutable json header_;
+};
+
+// TokenCache: Policy::cache. Shards, each with its own lock, hold entries in
+// least-recently-used order, indexed by the hash of the token and by exp. A lock is
+// held only to look up, insert or drop an entry, never across a signature check or a
+// claim check. Bounds are per shard (the totals divided by the shard count), so the
+// totals hold.
+class TokenCache {
+ public:
+  struct Hit {
+    std::shared_ptr<const TokenData> data;
+    Alg alg;
+    std::weak_ptr<const KeySet> keys;  // the set that verified it
+  };
+
+  TokenCache(std::size_t max_entries, std::size_t max_bytes) {
+    // Small caches get one shard (exact LRU); large ones up to 16, each with room for
+    // at least 32 entries and 64 KiB, which request threads rarely want at the same time.
+    std::size_t shards = 1;
+    while (shards < 16 && max_entries / (shards * 2) >= 32 &&
+           max_bytes / (shards * 2) >= 64 * 1024) {
+      shards *= 2;
+    }
+    shard_count_ = shards;
+    entries_per_shard_ = max_entries / shards;
+    bytes_per_shard_ = max_bytes / shards;
+    shards_ = std::make_unique<Shard[]>(shards);
+  }
+
+  // entry_bytes: what an entry counts against max_bytes: its token, kid and payload,
+  // bookkeeping (the entry, the record, the nodes that index it, allocator overhead),
+  // and, for claims that went through the full JSON parser (kept as a JSON object), an
+  // allowance of 16 bytes per byte of payload for that object.
+  static std::size_t entry_bytes(const TokenData& d) {
+    const std::size_t text = d.claims.text.size();
+    return sizeof(Entry) + sizeof(TokenData) + 256 + d.compact.size() + d.kid.size() + text +
+           (d.claims.lazy ? 0 : 16 * text);
+  }
+
+  // find: the entry for exactly these bytes, if any. With `keys` (a source whose set
+  // never changes), the entry must have been verified with that set, compared here
+  // under the lock, so that no thread copies a pointer to the set (one reference count
+  // that every thread would write). Without, the caller compares `Hit::keys`.
+  TOKENPASS_NOINLINE std::optional<Hit> find(std::string_view compact, std::size_t hash,
+                                             double now,
+                                             const std::shared_ptr<const KeySet>* keys) {
+    Shard& s = shard_for(hash);
+    std::lock_guard<std::mutex> lock(s.mu);
+    purge_expired(s, now);
+    const auto range = s.index.equal_range(hash);
+    for (auto i = range.first; i != range.second; ++i) {
+      const List::iterator e = i->second;
+      if (e->data->compact != compact) continue;
+      if (keys != nullptr && !same_set(e->keys, *keys)) {
+        drop(s, e);
+        ++s.evictions;
+        break;
+      }
+      s.lru.splice(s.lru.begin(), s.lru, e);
+      ++s.hits;
+      return keys != nullptr ? Hit{e->data, e->alg, {}} : Hit{e->data, e->alg, e->keys};
+    }
+    ++s.misses;
+    return std::nullopt;
+  }
+
+  // same_set: `seen` refers to the very set `current` holds (not merely an equal one).
+  static bool same_set(const std::weak_ptr<const KeySet>& seen,
+                       const std::shared_ptr<const KeySet>& current) {
+    return !seen.owner_before(current) && !current.owner_before(seen);
+  }
+
+  TOKENPASS_NOINLINE void insert(std::size_t hash, std::shared_ptr<const TokenData> data, Alg alg,
+                                  const std::shared_ptr<const KeySet>& keys, double exp,
+                                  double now) {
+    // An entry never outlives its token's exp.
+    if (!(now < exp)) return;
+    const std::size_t bytes = entry_bytes(*data);
+    if (entries_per_shard_ == 0 || bytes > bytes_per_shard_) return;
+    Shard& s = shard_for(hash);
+    std::lock_guard<std::mutex> lock(s.mu);
+    purge_expired(s, now);
+    // Another thread may have verified the same token meanwhile: keep one entry.
+    const auto range = s.index.equal_range(hash);
+    for (auto i = range.first; i != range.second; ++i) {
+      if (i->second->data->compact == data->compact) {
+        drop(s, i->second);
+        break;
+      }
+    }
+    s.lru.push_front(Entry{std::move(data), alg, keys, exp, bytes, hash, {}});
+    const List::iterator e = s.lru.begin();
+    e->by_exp = s.by_exp.emplace(exp, e);
+    s.index.emplace(hash, e);
+    s.bytes += bytes;
+    while (s.lru.size() > entries_per_shard_ || s.bytes > bytes_per_shard_) {
+      drop(s, std::prev(s.lru.end()));
+      ++s.evictions;
+    }
+  }
+
+  // refuse: a found entry was not used after all (its key set is no longer served):
+  // it counts as a miss, and is dropped if it is still there.
+  TOKENPASS_NOINLINE void refuse(std::size_t hash, const std::shared_ptr<const TokenData>& data) {
+    Shard& s = shard_for(hash);
+    std::lock_guard<std::mutex> lock(s.mu);
+    --s.hits;
+    ++s.misses;
+    const auto range = s.index.equal_range(hash);
+    for (auto i = range.first; i != range.second; ++i) {
+      if (i->second->data == data) {
+        drop(s, i->second);
+        ++s.evictions;
+        return;
+      }
+    }
+  }
+
+  TokenCacheStats stats() const {
+    TokenCacheStats out;
+    for (std::size_t i = 0; i < shard_count_; ++i) {
+      const Shard& s = shards_[i];
+      std::lock_guard<std::mutex> lock(s.mu);
+      out.entries += s.lru.size();
+      out.bytes += s.bytes;
+      out.hits += s.hits;
+      out.misses += s.misses;
+      out.evictions += s.evictions;
+    }
+    return out;
+  }
+
+ private:
+  struct Entry;
+  using List = std::list<Entry>;
+  struct Entry {
+    std::shared_ptr<const TokenData> data;
+    Alg alg;
+    std::weak_ptr<const KeySet> keys;
+    double exp;
+    std::size_t bytes;
+    std::size_t hash;
+    std::multimap<double, List::iterator>::iterator by_exp;
+  };
+  // alignas: shards used by different threads do not share a cache line.
+  struct alignas(64) Shard {
+    mutable std::mutex mu;
+    List lru;  // most recently used first
+    std::unordered_multimap<std::size_t, List::iterator> index;
+    std::multimap<double, List::iterator> by_exp;
+    std::size_t bytes = 0;
+    std::uint64_t hits = 0;
+    std::uint64_t misses = 0;
+    std::uint64_t evictions = 0;
+  };
+
+  Shard& shard_for(std::size_t hash) {
+    // The index takes the hash modulo a prime; the shard, a few bits above the lowest.
+    return shards_[(hash >> 8) & (shard_count_ - 1)];
+  }
+
+  static void drop(Shard& s, List::iterator e) {
+    const auto range = s.index.equal_range(e->hash);
+    for (auto i = range.first; i != range.second; ++i) {
+      if (i->second == e) {
+        s.index.erase(i);
+        break;
+      }
+    }
+    s.by_exp.erase(e->by_exp);
+    s.bytes -= e->bytes;
+    s.lru.erase(e);
+  }
+
+  static void purge_expired(Shard& s, double now) {
+    while (!s.by_exp.empty() && s.by_exp.begin()->first <= now) {
+      drop(s, s.by_exp.begin()->second);
+      ++s.evictions;
+    }
+  }
+
+  std::unique_ptr<Shard[]> shards_;
+  std::size_t shard_count_ = 1;
+  std::size_t entries_per_shard_ = 0;
+  std::size_t bytes_per_shard_ = 0;
+};
+
+namespace {
+
+// parse_claims_slow: a payload the scanner is not sure of, through the full JSON parser
+// and Claims' type checks, which decide and report. Out of line: it is rarely needed.
+TOKENPASS_COLD Result<void> parse_claims_slow(ClaimsData& claims, const JsonLimits& limits) {
+  auto payload = parse_json(claims.text, limits);
+  if (!payload) {
+    Error e = std::move(payload).error();
+    e.detail = "claims: " + e.detail;
+    return e;
+  }
+  return set_claims_json(claims, std::move(*payload));
+}
+
+// copy_for_caller: a token from the cache, as its own record: the cache's record is
+// never handed out, so that JSON a caller builds on demand (header(), claims().json())
+// lives with the caller's copy and never grows the cache. Claims kept as a JSON object
+// (already built) are shared.
+std::pair<std::shared_ptr<const TokenData>, Claims> copy_for_caller(const TokenCache::Hit& hit) {
+  const TokenData& from = *hit.data;
+  auto to = std::make_shared<TokenData>();
+  to->compact = from.compact;
+  to->kid = from.kid;
+  to->has_kid = from.has_kid;
+  to->header_b64_size = from.header_b64_size;
+  std::shared_ptr<const ClaimsData> claims;
+  if (from.claims.lazy) {
+    to->claims.text = from.claims.text;
+    to->claims.lazy = true;
+    to->claims.reg = rebased(from.claims.reg, from.claims.text.data(), to->claims.text.data());
+    claims = std::shared_ptr<const ClaimsData>(to, &to->claims);
+  } else {
+    claims = std::shared_ptr<const ClaimsData>(hit.data, &from.claims);
+  }
+  return {std::move(to), ClaimsAccess::make(std::move(claims))};
+}
+
+}  // namespace
+
+}  // namespace internal
 
 Policy Policy::access_token_profile(std::vector<std::string> issuers,
                                     std::vector<std::string> audiences) {
@@ -23,13 +278,13 @@ Policy Policy::access_token_profile(std::vector<std::string> issuers,
   return p;
 }
 
-VerifiedToken::VerifiedToken(json header, Claims claims, std::string kid, Alg alg,
-                             std::string compact)
-    : header_(std::move(header)),
-      claims_(std::move(claims)),
-      kid_(std::move(kid)),
-      alg_(alg),
-      compact_(std::move(compact)) {}
+VerifiedToken::VerifiedToken(std::shared_ptr<const internal::TokenData> data, Claims claims,
+                             Alg alg)
+    : data_(std::move(data)), claims_(std::move(claims)), alg_(alg) {}
+
+const json& VerifiedToken::header() const noexcept { return data_->header(); }
+const std::string& VerifiedToken::kid() const noexcept { return data_->kid; }
+const std::string& VerifiedToken::compact() const noexcept { return data_->compact; }
 
 namespace {
 
@@ -58,15 +313,15 @@ void check_policy(const Policy& p) {
     if (!c) fail("a custom check is empty");
   }
   if (p.max_token_size == 0) fail("max_token_size is 0");
+  if (p.cache.max_entries > 0 && p.cache.max_bytes == 0) fail("cache.max_bytes is 0");
 }
 
 bool contains(const std::vector<std::string>& v, std::string_view s) {
-  return std::find(v.begin(), v.end(), s) != v.end();
-}
-
-bool all_granted(const std::vector<std::string>& needed, const std::vector<std::string>& granted) {
-  return std::all_of(needed.begin(), needed.end(),
-                     [&](const std::string& s) { return contains(granted, s); });
+  // A plain loop: std::find's unrolled one is more code than these short lists need.
+  for (const auto& e : v) {
+    if (e == s) return true;
+  }
+  return false;
 }
 
 std::string_view trim(std::string_view s) {
@@ -88,6 +343,18 @@ Verifier::Verifier(std::shared_ptr<const KeySource> keys, Policy policy)
   jws_options_.critical = policy_.critical;
   jws_options_.max_token_size = policy_.max_token_size;
   jws_options_.json_limits = policy_.json_limits;
+  if (dynamic_cast<const StaticKeySource*>(keys_.get()) != nullptr) {
+    auto set = keys_->keys_for(KeyQuery{});
+    if (set) static_keys_ = std::move(*set);
+  }
+  if (policy_.cache.max_entries > 0) {
+    cache_ = std::make_shared<internal::TokenCache>(policy_.cache.max_entries,
+                                                    policy_.cache.max_bytes);
+  }
+}
+
+TokenCacheStats Verifier::cache_stats() const {
+  return cache_ ? cache_->stats() : TokenCacheStats{};
 }
 
 Verifier::Verifier(KeySet keys, Policy policy)
@@ -95,114 +362,171 @@ Verifier::Verifier(KeySet keys, Policy policy)
 
 Result<void> Verifier::check_claims(const Claims& claims) const {
   const Policy& p = policy_;
-  const json& j = claims.json();
-  if (auto types = Claims::check_types(j); !types) return types.error();
+  // Every Claims had its types checked when it was made (Claims::from_json or the
+  // verifier's scan of a payload), and these are typed views of its registered claims.
+  const internal::RegisteredClaims& r = internal::ClaimsAccess::data(claims).reg;
 
   for (const auto& name : p.required_claims) {
-    if (!j.contains(name)) return make_error(errc::missing_claim, "\"" + name + "\" is required");
+    if (!claims.contains(name)) {
+      return internal::fail(errc::missing_claim, "\"" + name + "\" is required");
+    }
   }
-  if (p.require_exp && !j.contains("exp")) {
-    return make_error(errc::missing_claim, "\"exp\" is required");
-  }
+  if (p.require_exp && !r.exp) return internal::fail(errc::missing_claim, "\"exp\" is required");
 
   // RFC 7519 §4.1.4-6 with cli-contract rule 4: valid while now < exp + leeway;
   // nbf <= now + leeway; iat <= now + leeway; now - iat <= max_age + leeway.
   const NumericDate now(p.clock());
   const std::chrono::duration<double> leeway(p.leeway);
-  if (const auto exp = claims.expires_at(); exp && !(now < *exp + leeway)) {
-    return make_error(errc::expired, "the token has expired");
+  const auto date = [](double d) { return NumericDate(std::chrono::duration<double>(d)); };
+  if (r.exp && !(now < date(*r.exp) + leeway)) {
+    return internal::fail(errc::expired, "the token has expired");
   }
-  if (const auto nbf = claims.not_before(); nbf && *nbf > now + leeway) {
-    return make_error(errc::not_yet_valid, "the token is not valid yet (nbf)");
+  if (r.nbf && date(*r.nbf) > now + leeway) {
+    return internal::fail(errc::not_yet_valid, "the token is not valid yet (nbf)");
   }
-  const auto iat = claims.issued_at();
-  if (iat && *iat > now + leeway) {
-    return make_error(errc::issued_in_future, "the token was issued in the future (iat)");
+  if (r.iat && date(*r.iat) > now + leeway) {
+    return internal::fail(errc::issued_in_future, "the token was issued in the future (iat)");
   }
   if (p.max_age) {
-    if (!iat) return make_error(errc::missing_claim, "\"iat\" is required for max_age");
-    if (now - *iat > std::chrono::duration<double>(*p.max_age) + leeway) {
-      return make_error(errc::too_old, "the token is older than max_age");
+    if (!r.iat) return internal::fail(errc::missing_claim, "\"iat\" is required for max_age");
+    if (now - date(*r.iat) > std::chrono::duration<double>(*p.max_age) + leeway) {
+      return internal::fail(errc::too_old, "the token is older than max_age");
     }
   }
 
   if (!p.accept_any_issuer || !p.issuers.empty()) {
-    const auto iss = claims.issuer();
-    if (!iss || !contains(p.issuers, *iss)) {
-      return make_error(errc::bad_issuer, iss ? "issuer not accepted" : "token has no issuer");
+    if (!r.iss || !contains(p.issuers, *r.iss)) {
+      return internal::fail(errc::bad_issuer,
+                            r.iss ? "issuer not accepted" : "token has no issuer");
     }
   }
   if (!p.accept_any_audience || !p.audiences.empty()) {
-    const auto aud = claims.audience();
-    const bool match = std::any_of(aud.begin(), aud.end(),
-                                   [&](const std::string& a) { return contains(p.audiences, a); });
+    const bool match = r.aud.any_of([&](std::string_view a) { return contains(p.audiences, a); });
     if (!match) {
-      return make_error(errc::bad_audience,
-                        aud.empty() ? "token has no audience" : "audience not accepted");
+      const bool none = !r.aud.any_of([](std::string_view) { return true; });
+      return internal::fail(errc::bad_audience,
+                            none ? "token has no audience" : "audience not accepted");
     }
   }
   if (p.subject) {
-    const auto sub = claims.subject();
-    if (!sub || *sub != *p.subject) {
-      return make_error(errc::bad_subject, sub ? "subject not accepted" : "token has no subject");
+    if (!r.sub || *r.sub != *p.subject) {
+      return internal::fail(errc::bad_subject,
+                            r.sub ? "subject not accepted" : "token has no subject");
     }
   }
 
   if (!p.required_scopes.empty() || !p.alternative_scopes.empty()) {
-    const auto granted = claims.scopes();
-    if (!all_granted(p.required_scopes, granted)) {
-      return make_error(errc::insufficient_scope, "a required scope is not granted");
+    const auto all_granted = [&](const std::vector<std::string>& needed) {
+      return std::all_of(needed.begin(), needed.end(), [&](const std::string& s) {
+        return internal::any_scope(r, [&](std::string_view g) { return g == s; });
+      });
+    };
+    if (!all_granted(p.required_scopes)) {
+      return internal::fail(errc::insufficient_scope, "a required scope is not granted");
     }
     if (!p.alternative_scopes.empty() &&
-        std::none_of(p.alternative_scopes.begin(), p.alternative_scopes.end(),
-                     [&](const auto& set) { return all_granted(set, granted); })) {
-      return make_error(errc::insufficient_scope, "no accepted scope set is granted");
+        std::none_of(p.alternative_scopes.begin(), p.alternative_scopes.end(), all_granted)) {
+      return internal::fail(errc::insufficient_scope, "no accepted scope set is granted");
     }
   }
 
   for (const auto& check : p.custom_checks) {
-    if (auto r = check(claims); !r) return r.error();
+    if (auto r2 = check(claims); !r2) return r2.error();
   }
   return {};
 }
 
 Result<VerifiedToken> Verifier::verify_unguarded(std::string_view compact) const {
+  if (internal::over_size_limit(compact, policy_.max_token_size)) {
+    return internal::fail(errc::too_large, "token exceeds the size limit");
+  }
   compact = trim(compact);
-  auto parsed = internal::parse_jws(compact, jws_options_);
-  if (!parsed) return parsed.error();
+  if (!cache_) return verify_full(compact, 0);
+
+  const std::size_t hash = std::hash<std::string_view>{}(compact);
+  const double now = NumericDate(policy_.clock()).time_since_epoch().count();
+  if (auto hit = cache_->find(compact, hash, now, static_keys_ ? &static_keys_ : nullptr)) {
+    bool usable = static_keys_ != nullptr;
+    if (!usable) {
+      // The key source is asked as for a first verify (a remote one may refresh), and
+      // the entry counts only while it hands out the very set that verified the token.
+      const internal::TokenData& d = *hit->data;
+      KeyQuery query;
+      query.kid = d.kid;
+      query.has_kid = d.has_kid;
+      if (keys_->wants_issuer() && d.claims.reg.iss) query.issuer = *d.claims.reg.iss;
+      auto keys = keys_->keys_for(query);
+      if (!keys) return keys.error();
+      usable = internal::TokenCache::same_set(hit->keys, *keys);
+    }
+    if (usable) {
+      auto copy = internal::copy_for_caller(*hit);
+      VerifiedToken token(std::move(copy.first), std::move(copy.second), hit->alg);
+      // exp, nbf, iat and every claim rule, against the clock of now.
+      if (auto ok = check_claims(token.claims()); !ok) return ok.error();
+      return token;
+    }
+    cache_->refuse(hash, hit->data);
+  }
+  return verify_full(compact, hash);
+}
+
+Result<VerifiedToken> Verifier::verify_full(std::string_view compact, std::size_t hash) const {
+  internal::ParsedJws parsed;
+  if (auto ok = internal::parse_jws(compact, jws_options_, parsed); !ok) return ok.error();
   KeyQuery query;
-  query.kid = parsed->kid;
-  query.has_kid = parsed->has_kid;
+  query.kid = parsed.kid;
+  query.has_kid = parsed.has_kid;
   std::string issuer_hint;
   if (keys_->wants_issuer()) {
     // The source picks keys by issuer, so `iss` is read before the signature holds. It
     // only selects among configured issuers, and must equal the verified `iss` below.
-    auto hint = internal::peek_issuer(parsed->payload_b64, policy_.json_limits);
+    auto hint = internal::peek_issuer(parsed, policy_.json_limits);
     if (!hint) return hint.error();
     issuer_hint = std::move(*hint);
     query.issuer = issuer_hint;
   }
-  auto keys = keys_->keys_for(query);
-  if (!keys) return keys.error();
-  const KeySet& set = **keys;
-  auto jws = internal::verify_parsed(*parsed, set.keys().data(), set.size(), jws_options_);
-  if (!jws) return jws.error();
+  // A static source's set is fetched once, at construction: copying its shared_ptr here
+  // would make every verify write to one reference count that all threads share.
+  std::shared_ptr<const KeySet> fetched;
+  if (!static_keys_) {
+    auto got = keys_->keys_for(query);
+    if (!got) return got.error();
+    fetched = std::move(*got);
+  }
+  const std::shared_ptr<const KeySet>& keys = static_keys_ ? static_keys_ : fetched;
+  const KeySet& set = *keys;
+  auto key = internal::verify_parsed(parsed, set.keys().data(), set.size(), jws_options_);
+  if (!key) return key.error();
 
-  // Only now, with the signature checked, is the payload read at all.
-  auto payload = internal::parse_json(jws->payload(), policy_.json_limits);
-  if (!payload) {
-    Error e = std::move(payload).error();
-    e.detail = "claims: " + e.detail;
-    return e;
+  // Only now, with the signature checked, is the payload read at all: once, by the
+  // scanner, which keeps it as text and reads the registered claims; a payload it is
+  // not sure of goes through the full parser, which reports what is wrong.
+  auto data = std::make_shared<internal::TokenData>();
+  internal::ClaimsData& claims = data->claims;
+  claims.text = std::string(parsed.payload);
+  if (internal::scan_claims(claims.text, policy_.json_limits, claims.reg)) {
+    claims.lazy = true;
+  } else if (auto ok = internal::parse_claims_slow(claims, policy_.json_limits); !ok) {
+    return ok.error();
   }
-  auto claims = Claims::from_json(std::move(*payload));
-  if (!claims) return claims.error();
-  if (keys_->wants_issuer() && claims->issuer() != issuer_hint) {
-    return make_error(errc::bad_issuer, "the verified issuer is not the one the keys belong to");
+  if (keys_->wants_issuer() && (!claims.reg.iss || *claims.reg.iss != issuer_hint)) {
+    return internal::fail(errc::bad_issuer,
+                          "the verified issuer is not the one the keys belong to");
   }
-  if (auto ok = check_claims(*claims); !ok) return ok.error();
-  return VerifiedToken(jws->header(), std::move(*claims), jws->kid(), jws->alg(),
-                       std::string(compact));
+  data->compact = std::string(parsed.compact);
+  data->kid = std::string(parsed.kid);
+  data->has_kid = parsed.has_kid;
+  data->header_b64_size = parsed.header_b64.size();
+  Claims view = internal::ClaimsAccess::make(
+      std::shared_ptr<const internal::ClaimsData>(data, &data->claims));
+  if (auto ok = check_claims(view); !ok) return ok.error();
+  if (cache_ && claims.reg.exp) {
+    // Tokens without exp are not kept: an entry must not outlive its token.
+    const double now = NumericDate(policy_.clock()).time_since_epoch().count();
+    cache_->insert(hash, data, parsed.alg, keys, *claims.reg.exp, now);
+  }
+  return VerifiedToken(std::move(data), std::move(view), parsed.alg);
 }
 
 Result<VerifiedToken> Verifier::verify(std::string_view compact) const {

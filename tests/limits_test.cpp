@@ -165,8 +165,12 @@ TEST_CASE("a token of exactly 64 KiB verifies and one byte more is too_large", "
   const std::string over = token_of_size(64 * 1024 + 1);
   CHECK(verify_code(at) == errc{});
   CHECK(verify_code(over) == errc::too_large);
-  // White space around the token is not counted.
+  // White space around the token is not counted, up to 4 KiB of it.
   CHECK(verify_code("\n " + at + "\r\n") == errc{});
+  CHECK(verify_code(std::string(4000, ' ') + at + std::string(96, '\n')) == errc{});
+  CHECK(verify_code(std::string(4000, ' ') + at + std::string(97, '\n')) == errc::too_large);
+  CHECK(error_of(tokenpass::decode_unverified(at + std::string(4096, '\t'))) == errc{});
+  CHECK(error_of(tokenpass::decode_unverified(at + std::string(4097, '\t'))) == errc::too_large);
   CHECK(error_of(tokenpass::verify_jws(at, hs256())) == errc{});
   CHECK(error_of(tokenpass::verify_jws(over, hs256())) == errc::too_large);
   CHECK(error_of(tokenpass::decode_unverified(at)) == errc{});
@@ -199,7 +203,7 @@ TEST_CASE("Policy::max_token_size and JwsVerifyOptions::max_token_size move the 
 TEST_CASE("a 10 MB token is too_large, whatever its bytes", "[limits][verifier]") {
   // The size is checked before anything is decoded: bytes outside the base64url
   // alphabet, which would be malformed in a small token, do not change the code.
-  for (const char c : {'a', '!', '.'}) {
+  for (const char c : {'a', '!', '.', ' '}) {
     const std::string huge(10 * 1024 * 1024, c);
     CHECK(verify_code(huge) == errc::too_large);
     CHECK(error_of(tokenpass::decode_unverified(huge)) == errc::too_large);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -16,6 +17,11 @@
 
 namespace tokenpass {
 
+namespace internal {
+struct ClaimsData;
+struct ClaimsAccess;
+}  // namespace internal
+
 // Largest NumericDate accepted (RFC 7519 §2 allows any JSON number; tokenpass keeps
 // to the integers a double holds exactly).
 inline constexpr double kMaxNumericDate = 9007199254740992.0;  // 2^53
@@ -27,7 +33,7 @@ using NumericDate =
 
 class TOKENPASS_EXPORT Claims {
  public:
-  Claims() : json_(nlohmann::json::object()) {}
+  Claims();
 
   // from_json wraps a claims object and checks the types of the registered claims
   // (see `check_types`). Errors: malformed when `claims` is not an object, bad_claim.
@@ -39,16 +45,16 @@ class TOKENPASS_EXPORT Claims {
   // strings. Anything else is bad_claim.
   static Result<void> check_types(const nlohmann::json& claims);
 
-  std::optional<std::string> issuer() const { return string_claim("iss"); }
-  std::optional<std::string> subject() const { return string_claim("sub"); }
-  std::optional<std::string> jwt_id() const { return string_claim("jti"); }
-  std::optional<std::string> client_id() const { return string_claim("client_id"); }
+  std::optional<std::string> issuer() const;
+  std::optional<std::string> subject() const;
+  std::optional<std::string> jwt_id() const;
+  std::optional<std::string> client_id() const;
   // audience: `aud` as a list (a single string becomes one element).
   std::vector<std::string> audience() const;
   // expires_at / not_before / issued_at: nullopt when absent (or ill-typed).
-  std::optional<NumericDate> expires_at() const { return numeric_date("exp"); }
-  std::optional<NumericDate> not_before() const { return numeric_date("nbf"); }
-  std::optional<NumericDate> issued_at() const { return numeric_date("iat"); }
+  std::optional<NumericDate> expires_at() const;
+  std::optional<NumericDate> not_before() const;
+  std::optional<NumericDate> issued_at() const;
   // scopes: from `scope` (space-separated) when present, else `scp` (an array, or a
   // space-separated string). Empty entries are dropped.
   std::vector<std::string> scopes() const;
@@ -56,16 +62,17 @@ class TOKENPASS_EXPORT Claims {
   // cnf: the confirmation claim (RFC 7800), if it is an object.
   std::optional<nlohmann::json> cnf() const;
 
-  bool contains(std::string_view name) const { return json_.contains(name); }
+  bool contains(std::string_view name) const;
   // get: any member as JSON; nullopt when absent.
   std::optional<nlohmann::json> get(std::string_view name) const;
-  const nlohmann::json& json() const noexcept { return json_; }
+  // json: the whole claims object. A verified token's claims are read without building
+  // it; the first call builds it (thread-safe) and later calls return the same object.
+  const nlohmann::json& json() const noexcept;
 
  private:
-  explicit Claims(nlohmann::json j) : json_(std::move(j)) {}
-  std::optional<std::string> string_claim(const char* name) const;
-  std::optional<NumericDate> numeric_date(const char* name) const;
-  nlohmann::json json_;
+  friend struct internal::ClaimsAccess;
+  explicit Claims(std::shared_ptr<const internal::ClaimsData> data) noexcept;
+  std::shared_ptr<const internal::ClaimsData> data_;  // never null
 };
 
 // ClaimsBuilder: sets claims for `Issuer::issue` or `sign_jws`. Times are written as

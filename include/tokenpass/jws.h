@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -23,6 +24,7 @@ namespace tokenpass {
 
 namespace internal {
 struct JwsAccess;
+struct LazyHeader;
 }  // namespace internal
 
 // Limits on untrusted JSON (headers, payloads, JWKs).
@@ -64,7 +66,9 @@ struct JwsVerifyOptions {
 // `verify_jws` makes one.
 class TOKENPASS_EXPORT VerifiedJws {
  public:
-  const nlohmann::json& header() const noexcept { return header_; }
+  // header: the protected header. Its JSON object is built on first use (thread-safe);
+  // later calls return the same object.
+  const nlohmann::json& header() const noexcept;
   // payload: the decoded payload bytes, exactly as signed.
   const std::string& payload() const noexcept { return payload_; }
   Alg alg() const noexcept { return alg_; }
@@ -75,8 +79,9 @@ class TOKENPASS_EXPORT VerifiedJws {
 
  private:
   friend struct internal::JwsAccess;
-  VerifiedJws(nlohmann::json header, std::string payload, Alg alg, std::string kid, Key key);
-  nlohmann::json header_;
+  VerifiedJws(std::shared_ptr<const internal::LazyHeader> header, std::string payload, Alg alg,
+              std::string kid, Key key);
+  std::shared_ptr<const internal::LazyHeader> header_;
   std::string payload_;
   Alg alg_;
   std::string kid_;
@@ -114,7 +119,8 @@ TOKENPASS_EXPORT Result<std::string> sign_jws(const Key& key, std::string_view p
 // they are checked: too_large, malformed (structure, base64url, header JSON),
 // unsupported_alg, unknown_crit, bad_type, key_not_found, alg_not_allowed,
 // key_unusable, bad_signature, then malformed for a payload that is not canonical
-// base64url. Leading and trailing white space around the token is ignored.
+// base64url. Leading and trailing white space around the token is ignored (up to
+// 4 KiB of it; more is too_large).
 // Thread-safe.
 TOKENPASS_EXPORT Result<VerifiedJws> verify_jws(std::string_view compact, const Key& key,
                                                 const JwsVerifyOptions& options = {});

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -24,6 +25,11 @@
 
 namespace tokenpass {
 
+namespace internal {
+struct TokenData;
+class TokenCache;
+}  // namespace internal
+
 // Clock: where a policy reads the time. Tests pass a fixed one.
 using Clock = std::function<std::chrono::system_clock::time_point()>;
 
@@ -33,6 +39,30 @@ using CustomCheck = std::function<Result<void>(const Claims&)>;
 
 // Largest leeway a Policy accepts.
 inline constexpr std::chrono::seconds kMaxLeeway{600};
+
+// TokenCacheOptions: the optional cache of verified tokens (`Policy::cache`). A token
+// seen before, byte for byte, is answered without decoding it or checking its
+// signature again; its exp, nbf, iat and every claim rule of the policy (custom checks
+// included) are still checked on each hit, against the policy's clock. An entry is
+// dropped at its token's `exp` (tokens without one are not kept), and is not used once
+// the key source hands out another key set than the one that verified it. Entries
+// are found by a hash of the token and matched by comparing all its bytes.
+struct TokenCacheOptions {
+  // max_entries: tokens kept at most; 0 (the default) turns the cache off.
+  std::size_t max_entries = 0;
+  // max_bytes: memory the entries may hold at most: each counts its token, payload and
+  // kid and a fixed amount for bookkeeping. Must not be 0 when the cache is on.
+  std::size_t max_bytes = 16 * 1024 * 1024;
+};
+
+// TokenCacheStats: counters of a Verifier's token cache (all 0 without one).
+struct TokenCacheStats {
+  std::size_t entries = 0;
+  std::size_t bytes = 0;
+  std::uint64_t hits = 0;
+  std::uint64_t misses = 0;
+  std::uint64_t evictions = 0;  // dropped for room, at exp, or for a changed key set
+};
 
 // Policy: what a token must satisfy beyond its signature. Plain fields; a Verifier
 // checks them once, at construction.
@@ -72,6 +102,8 @@ struct TOKENPASS_EXPORT Policy {
   std::vector<std::string> critical;
   std::size_t max_token_size = kDefaultMaxTokenSize;
   JsonLimits json_limits;
+  // cache: a cache of verified tokens; off unless `cache.max_entries` is set.
+  TokenCacheOptions cache;
 
   // any_issuer / any_audience: the explicit way to skip those checks.
   Policy& any_issuer() {
@@ -89,28 +121,28 @@ struct TOKENPASS_EXPORT Policy {
                                      std::vector<std::string> audiences);
 };
 
-// VerifiedToken: a token whose signature and claims passed a Verifier's policy.
+// VerifiedToken: a token whose signature and claims passed a Verifier's policy. Cheap
+// to copy (copies share one immutable record) and safe to share across threads.
 class TOKENPASS_EXPORT VerifiedToken {
  public:
-  const nlohmann::json& header() const noexcept { return header_; }
+  // header: the protected header. Its JSON object is built on first use (thread-safe);
+  // later calls return the same object.
+  const nlohmann::json& header() const noexcept;
   const Claims& claims() const noexcept { return claims_; }
   // kid: the header's kid ("" when absent). alg: the algorithm that verified.
-  const std::string& kid() const noexcept { return kid_; }
+  const std::string& kid() const noexcept;
   Alg alg() const noexcept { return alg_; }
   // compact: the token exactly as received (white space around it removed).
-  const std::string& compact() const noexcept { return compact_; }
+  const std::string& compact() const noexcept;
   // expires_at: the token's `exp`, if it has one.
   std::optional<NumericDate> expires_at() const { return claims_.expires_at(); }
 
  private:
   friend class Verifier;
-  VerifiedToken(nlohmann::json header, Claims claims, std::string kid, Alg alg,
-                std::string compact);
-  nlohmann::json header_;
+  VerifiedToken(std::shared_ptr<const internal::TokenData> data, Claims claims, Alg alg);
+  std::shared_ptr<const internal::TokenData> data_;
   Claims claims_;
-  std::string kid_;
   Alg alg_;
-  std::string compact_;
 };
 
 class TOKENPASS_EXPORT Verifier {
@@ -118,7 +150,7 @@ class TOKENPASS_EXPORT Verifier {
   // Verifier checks `policy` once and throws std::invalid_argument when it is
   // unusable: no issuers without any_issuer(), no audiences without any_audience(),
   // leeway outside 0..10 min, a negative max_age, an empty required scope, a null
-  // custom check, or no key source.
+  // custom check, a cache with no room in bytes, or no key source.
   Verifier(std::shared_ptr<const KeySource> keys, Policy policy);
   Verifier(KeySet keys, Policy policy);
 
@@ -129,7 +161,10 @@ class TOKENPASS_EXPORT Verifier {
   // key_unusable), signature (bad_signature), then the claims, parsed only now:
   // malformed, bad_claim, missing_claim, expired, not_yet_valid, issued_in_future,
   // too_old, bad_issuer, bad_audience, bad_subject, insufficient_scope, and whatever the
-  // custom checks return. Thread-safe.
+  // custom checks return. With `Policy::cache`, a token verified before is answered
+  // from the cache after the claim rules (see TokenCacheOptions). Thread-safe; the
+  // signature check holds no lock and the cache is sharded, so threads do not wait on
+  // each other.
   Result<VerifiedToken> verify(std::string_view compact) const;
 
   // check_claims applies only the claim rules to already-verified claims (the
@@ -138,11 +173,18 @@ class TOKENPASS_EXPORT Verifier {
 
   const Policy& policy() const noexcept { return policy_; }
 
+  // cache_stats: the token cache's counters. Thread-safe. Copies of a Verifier share
+  // one cache.
+  TokenCacheStats cache_stats() const;
+
  private:
   Result<VerifiedToken> verify_unguarded(std::string_view compact) const;
+  Result<VerifiedToken> verify_full(std::string_view compact, std::size_t hash) const;
   std::shared_ptr<const KeySource> keys_;
   Policy policy_;
   JwsVerifyOptions jws_options_;
+  std::shared_ptr<internal::TokenCache> cache_;  // null when off
+  std::shared_ptr<const KeySet> static_keys_;    // a StaticKeySource's set, fetched once
 };
 
 }  // namespace tokenpass

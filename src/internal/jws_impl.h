@@ -2,6 +2,8 @@
 // that need the header's kid before they choose the keys.
 #pragma once
 
+#include <cstddef>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -9,31 +11,108 @@
 
 #include "tokenpass/jws.h"
 
+// TOKENPASS_COLD: rarely run (error paths, fallbacks), kept out of the hot code.
+// TOKENPASS_NOINLINE: not inlined into the verify path, whose instruction-cache
+// footprint counts (OpenSSL's signature code needs most of the cache).
+#if defined(__GNUC__)
+#define TOKENPASS_COLD __attribute__((cold, noinline))
+#define TOKENPASS_NOINLINE __attribute__((noinline))
+#else
+#define TOKENPASS_COLD
+#define TOKENPASS_NOINLINE
+#endif
+
 namespace tokenpass::internal {
 
-// ParsedJws: a compact JWS split, its header checked and its signature decoded. The
-// views point into the caller's token, which must outlive this.
+// fail: make_error, out of line. The verify path shares the instruction cache with
+// OpenSSL's signature code; error paths built inline would spread its hot code over
+// many more cache lines.
+TOKENPASS_COLD inline Error fail(errc code, std::string_view detail) {
+  return make_error(code, detail);
+}
+
+// Most white space a caller may leave around a token; it is not counted against the
+// size limit.
+inline constexpr std::size_t kMaxSurroundingSpace = 4096;
+
+// over_size_limit: `compact` exceeds the size limit even after the white space a token
+// may carry around it. Checked before trimming, so that a huge run of white space
+// costs nothing either.
+inline bool over_size_limit(std::string_view compact, std::size_t max_size) noexcept {
+  return compact.size() > max_size && compact.size() - max_size > kMaxSurroundingSpace;
+}
+
+// ScratchBuffer: N bytes on the stack, or the heap for more.
+template <std::size_t N>
+class ScratchBuffer {
+ public:
+  ScratchBuffer() = default;
+  ScratchBuffer(const ScratchBuffer&) = delete;
+  ScratchBuffer& operator=(const ScratchBuffer&) = delete;
+  unsigned char* get(std::size_t n) {
+    if (n <= N) return inline_;
+    heap_.resize(n);
+    return reinterpret_cast<unsigned char*>(heap_.data());
+  }
+
+ private:
+  unsigned char inline_[N];
+  std::string heap_;
+};
+
+// ParsedJws: a compact JWS split, its parts decoded and its header checked. Views
+// point into the caller's token, which must outlive this, and into this object itself,
+// which therefore neither copies nor moves.
 struct ParsedJws {
-  std::string_view signing_input;
-  std::string_view payload_b64;
-  nlohmann::json header;
+  ParsedJws() = default;
+  ParsedJws(const ParsedJws&) = delete;
+  ParsedJws& operator=(const ParsedJws&) = delete;
+
+  std::string_view compact;        // white space around it removed
+  std::string_view header_b64;
+  std::string_view signing_input;  // header_b64 "." payload_b64
   Alg alg = Alg::HS256;
-  bool has_kid = false;  // the header has a "kid" (possibly "")
-  std::string kid;
-  std::string signature;
+  bool has_kid = false;            // the header has a "kid" (possibly "")
+  std::string_view kid;
+  std::string_view payload;        // decoded; valid only if payload_canonical
+  bool payload_canonical = true;   // reported only after the signature (jws.h)
+  const unsigned char* signature = nullptr;
+  std::size_t signature_size = 0;
+
+  ScratchBuffer<1024> signature_buffer;  // RSA up to 8192 bits without the heap
+  ScratchBuffer<384> header_buffer;
+  ScratchBuffer<2048> payload_buffer;
+  std::string kid_storage;  // the kid when it came through the full JSON parser
 };
 
 // parse_jws: everything up to key selection (size, structure, header rules).
-Result<ParsedJws> parse_jws(std::string_view compact, const JwsVerifyOptions& options);
+Result<void> parse_jws(std::string_view compact, const JwsVerifyOptions& options, ParsedJws& out);
 
-// verify_parsed: key selection, algorithm rules and the signature check; consumes
-// `parsed` on success.
-Result<VerifiedJws> verify_parsed(ParsedJws& parsed, const Key* keys, std::size_t count,
-                                  const JwsVerifyOptions& options);
+// verify_parsed: key selection, algorithm rules and the signature check; returns the
+// key whose check succeeded (one of `keys`).
+Result<const Key*> verify_parsed(const ParsedJws& parsed, const Key* keys, std::size_t count,
+                                 const JwsVerifyOptions& options);
 
 // peek_issuer reads `iss` from a payload whose signature is NOT checked yet, for key
 // sources that choose keys by issuer. Errors: malformed, too_large; bad_issuer when
 // there is no string `iss`.
-Result<std::string> peek_issuer(std::string_view payload_b64, const JsonLimits& limits);
+Result<std::string> peek_issuer(const ParsedJws& parsed, const JsonLimits& limits);
+
+// header_json parses a header that parse_jws accepted, from its base64url form.
+// Only allocation can fail (and throws).
+nlohmann::json header_json(std::string_view header_b64);
+
+// LazyHeader: a verified header whose JSON object is built on first use.
+struct LazyHeader {
+  std::string b64;
+  const nlohmann::json& get() const noexcept {
+    std::call_once(once, [this] { value = header_json(b64); });
+    return value;
+  }
+
+ private:
+  mutable std::once_flag once;
+  mutable nlohmann::json value;
+};
 
 }  // namespace tokenpass::internal

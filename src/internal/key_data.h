@@ -1,6 +1,8 @@
 // What a Key holds, shared between jwk.cpp and jws.cpp.
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
@@ -10,6 +12,24 @@
 #include "tokenpass/jwk.h"
 
 namespace tokenpass::internal {
+
+// PreparedContexts: OpenSSL contexts initialised once per (key, algorithm) and copied
+// for each signature (DigestVerifyInit costs ten times a copy; a new HMAC context
+// costs a fetch and the key schedule). Each slot is filled lazily and at most once: a
+// thread that loses the race to fill it frees its own and uses the winner's. Slots are
+// only read afterwards (EVP_MD_CTX_copy_ex and EVP_MAC_CTX_dup read their source), so
+// threads share them without a lock. A copy of the key's data starts with none.
+struct PreparedContexts {
+  static constexpr std::size_t kAlgs = 16;  // every Alg
+  std::array<std::atomic<EVP_MD_CTX*>, kAlgs> verify{};
+  std::array<std::atomic<EVP_MD_CTX*>, kAlgs> sign{};
+  std::array<std::atomic<EVP_MAC_CTX*>, 3> mac{};  // HS256, HS384, HS512
+
+  PreparedContexts() = default;
+  PreparedContexts(const PreparedContexts&) noexcept {}
+  PreparedContexts& operator=(const PreparedContexts&) = delete;
+  ~PreparedContexts();
+};
 
 struct KeyData {
   KeyType kty = KeyType::oct;
@@ -23,6 +43,7 @@ struct KeyData {
   std::string use;
   std::vector<std::string> key_ops;
   std::optional<std::string> x5t_s256;
+  mutable PreparedContexts prepared;
 
   KeyData() = default;
   KeyData(const KeyData&) = default;

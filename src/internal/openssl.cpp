@@ -16,6 +16,7 @@ struct Digests {
   EVP_MD* sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
   EVP_MD* sha384 = EVP_MD_fetch(nullptr, "SHA384", nullptr);
   EVP_MD* sha512 = EVP_MD_fetch(nullptr, "SHA512", nullptr);
+  EVP_MAC* hmac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
   // Kept for the life of the process: keys and contexts made from them may outlive
   // any destructor order we could choose.
 };
@@ -47,6 +48,14 @@ const EVP_MD* digest_for(Alg alg) noexcept {
     default:
       return nullptr;
   }
+}
+
+EVP_MAC* hmac_mac() noexcept { return digests().hmac; }
+
+const char* digest_name(Alg alg) noexcept {
+  const EVP_MD* md = digest_for(alg);
+  const Digests& d = digests();
+  return md == nullptr ? nullptr : md == d.sha256 ? "SHA256" : md == d.sha384 ? "SHA384" : "SHA512";
 }
 
 void clear_openssl_errors() noexcept { ERR_clear_error(); }

@@ -28,6 +28,7 @@ struct Deleter {
 using PkeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY_free>>;
 using PkeyCtxPtr = std::unique_ptr<EVP_PKEY_CTX, Deleter<EVP_PKEY_CTX_free>>;
 using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, Deleter<EVP_MD_CTX_free>>;
+using MacCtxPtr = std::unique_ptr<EVP_MAC_CTX, Deleter<EVP_MAC_CTX_free>>;
 using BnPtr = std::unique_ptr<BIGNUM, Deleter<BN_free>>;
 using BioPtr = std::unique_ptr<BIO, Deleter<BIO_free_all>>;
 using X509Ptr = std::unique_ptr<X509, Deleter<X509_free>>;
@@ -42,6 +43,12 @@ SharedPkey share(PkeyPtr key);
 // digest_for: the message digest of `alg`, fetched once per process (EVP_MD_fetch
 // costs ~170 ns, too much for every call); null for EdDSA, which hashes internally.
 const EVP_MD* digest_for(Alg alg) noexcept;
+
+// hmac_mac: the HMAC algorithm, fetched once per process like the digests.
+EVP_MAC* hmac_mac() noexcept;
+
+// digest_name: "SHA256", "SHA384" or "SHA512" for `alg`; null for EdDSA.
+const char* digest_name(Alg alg) noexcept;
 
 // clear_openssl_errors empties this thread's OpenSSL error queue, so that a failure
 // we handled does not surface in an unrelated later call.

@@ -5,6 +5,8 @@
 //   mode 4-7: "HEADER\nPAYLOAD", two JSON texts taken as they are and MACed with the
 //             HS256 key, so that fuzzed headers and claims get past the signature;
 //             checked by verifier `mode - 4`.
+// Verifier 0 has a twin with the verified-token cache on: a miss and a hit must both
+// answer exactly what the uncached verifier does.
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -71,6 +73,22 @@ std::vector<tokenpass::Verifier> make_verifiers() {
   return out;
 }
 
+// cached_twin: verifier 0's policy with the verified-token cache on, to check that a
+// cache hit answers exactly what a full verify answers.
+tokenpass::Verifier cached_twin(const tokenpass::Verifier& v) {
+  tokenpass::Policy p = v.policy();
+  p.cache.max_entries = 64;
+  return tokenpass::Verifier(public_key_set(), p);
+}
+
+bool same(const tokenpass::Result<tokenpass::VerifiedToken>& a,
+          const tokenpass::Result<tokenpass::VerifiedToken>& b) {
+  if (a.has_value() != b.has_value()) return false;
+  if (!a) return a.error().code == b.error().code;
+  return a->claims().json() == b->claims().json() && a->header() == b->header() &&
+         a->kid() == b->kid() && a->alg() == b->alg() && a->compact() == b->compact();
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -87,6 +105,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   const tokenpass::Verifier& v = verifiers[mode % 4];
   const auto r = v.verify(rest);
+  if (mode % 4 == 0) {
+    static const tokenpass::Verifier cached = cached_twin(verifiers[0]);
+    const auto miss = cached.verify(rest);
+    const auto hit = cached.verify(rest);
+    check(same(r, miss) && same(r, hit));
+  }
   if (r) {
     // What a handler reads from a verified token must be there and well typed.
     check(r->header().is_object() && r->claims().json().is_object());

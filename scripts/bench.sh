@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Builds the benchmarks in Release (build/bench; Google Benchmark from libbenchmark-dev)
+# and runs tokenpass_bench: throughput of verify (first sight), verify-cached and sign,
+# each beside the raw OpenSSL floor measured in the same run, for every algorithm, with
+# 1 and 2 threads. Prints a table and, for scripts, one line per measurement:
+#   bench: OP ALG THREADS tokenpass=OPS/s floor=OPS/s ratio=R
+# Usage:
+#   scripts/bench.sh [--algs=HS256,RS256] [--ops=verify,verify-cached,sign]
+#                    [--threads=1,2] [--rounds=7] [--time=0.2]
+#   scripts/bench.sh --gbench [--benchmark_filter=RS256]   Google Benchmark latencies
+# It runs at nice -5 where allowed. Other load on the machine still shows in the
+# numbers: compare medians of several runs (docs/PERFORMANCE.md), or use
+# scripts/instructions.sh, which counts instructions instead.
+# Environment: TOKENPASS_BENCH_BUILD_DIR (default build/bench), TOKENPASS_BENCH_JOBS
+# (build parallelism, default nproc).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/setup.sh
+source scripts/setup.sh
+tokenpass_setup libbenchmark-dev
+
+build=${TOKENPASS_BENCH_BUILD_DIR:-build/bench}
+jobs=${TOKENPASS_BENCH_JOBS:-$(nproc 2>/dev/null || echo 2)}
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DTOKENPASS_BUILD_BENCHMARKS=ON \
+  -DTOKENPASS_BUILD_TESTS=OFF -DTOKENPASS_BUILD_EXAMPLES=OFF -DTOKENPASS_BUILD_CLI=OFF \
+  -DTOKENPASS_WITH_HTTPLIB=OFF -DTOKENPASS_INSTALL=OFF >/dev/null
+cmake --build "$build" -j "$jobs" --target tokenpass_bench >/dev/null
+
+run=()
+if nice -n -5 true 2>/dev/null; then run=(nice -n -5); fi
+echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), load $(cut -d' ' -f1-3 /proc/loadavg)"
+exec "${run[@]}" "$build/bench/tokenpass_bench" "$@"
