@@ -162,9 +162,9 @@ class TOKENPASS_EXPORT Verifier {
   // malformed, bad_claim, missing_claim, expired, not_yet_valid, issued_in_future,
   // too_old, bad_issuer, bad_audience, bad_subject, insufficient_scope, and whatever the
   // custom checks return. With `Policy::cache`, a token verified before is answered
-  // from the cache after the claim rules (see TokenCacheOptions). Thread-safe; the
-  // signature check holds no lock and the cache is sharded, so threads do not wait on
-  // each other.
+  // from the cache after the claim rules (see TokenCacheOptions). Thread-safe; no lock
+  // is held across a signature or claim check (the cache's shards are locked only to
+  // look up, insert or drop an entry).
   Result<VerifiedToken> verify(std::string_view compact) const;
 
   // check_claims applies only the claim rules to already-verified claims (the
