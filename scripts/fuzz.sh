@@ -5,9 +5,10 @@
 # any crash, leak, timeout or out-of-memory.
 #   scripts/fuzz.sh [SECONDS]
 # Environment: TOKENPASS_FUZZ_BUILD_DIR (default build/fuzz); TOKENPASS_FUZZERS, a
-# space-separated subset of harness names to run. Per harness, BUILD/run/NAME/ keeps the
-# log, the grown corpus and any reproducer (artifacts/crash-*, leak-*, timeout-*); run
-# one again with BUILD/tests/fuzz/fuzz_NAME FILE.
+# space-separated subset of harness names to run; TOKENPASS_FUZZ_OPT, the optimisation
+# flags (default "-O1 -g"; the ctest smoke run uses -O0, which builds faster). Per
+# harness, BUILD/run/NAME/ keeps the log, the grown corpus and any reproducer
+# (artifacts/crash-*, leak-*, timeout-*); run one again with BUILD/tests/fuzz/fuzz_NAME FILE.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/setup.sh
@@ -30,12 +31,13 @@ harnesses=(
   "jwks_response 16384"
   "discovery 4096"
   "http_parsers 1024"
+  "token_endpoint 4200"
 )
 
 build=${TOKENPASS_FUZZ_BUILD_DIR:-build/fuzz}
 flags="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 cmake -S . -B "$build" -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  "-DCMAKE_CXX_FLAGS=$flags" "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g" \
+  "-DCMAKE_CXX_FLAGS=$flags" "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=${TOKENPASS_FUZZ_OPT:--O1 -g}" \
   -DTOKENPASS_BUILD_FUZZERS=ON -DTOKENPASS_BUILD_TESTS=OFF -DTOKENPASS_BUILD_EXAMPLES=OFF \
   -DTOKENPASS_BUILD_CLI=OFF -DTOKENPASS_WITH_HTTPLIB=OFF -DTOKENPASS_INSTALL=OFF >/dev/null
 cmake --build "$build" -j 1

@@ -324,6 +324,10 @@ class TokenEndpoint {
   }
 
   Result<AccessToken> parse(const HttpResponse& res) const {
+    // Security: the limit holds even when the HttpClient ignored max_response_bytes.
+    if (res.body.size() > opt_.max_response_bytes) {
+      return make_error(errc::http_error, "token endpoint: the response is over max_response_bytes");
+    }
     JsonLimits limits;
     limits.max_string = opt_.max_response_bytes;
     auto body = internal::parse_json(res.body, limits);

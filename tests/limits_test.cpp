@@ -12,6 +12,7 @@
 
 #include "support/catch.h"
 #include "support/test_support.h"
+#include "tokenpass/client_credentials.h"
 
 using tokenpass::Alg;
 using tokenpass::errc;
@@ -377,6 +378,29 @@ TEST_CASE("discovery metadata of max_body_bytes is read and one byte more is htt
   for (const std::size_t seen : at->limits_seen()) CHECK(seen == 2048);
   auto over = std::make_shared<BodyClient>(padded(meta, 2049), honour_limit);
   CHECK(error_of(tokenpass::RemoteJwks::from_issuer(issuer, opt, over)) == errc::http_error);
+}
+
+TEST_CASE("a token endpoint response of max_response_bytes is read and one byte more is http_error",
+          "[limits][oauth]") {
+  tokenpass::ClientCredentialsOptions opt;
+  REQUIRE(opt.max_response_bytes == 64 * 1024);
+  opt.token_endpoint = "https://issuer.example/token";
+  opt.client_id = "svc";
+  opt.client_secret = "secret";
+  opt.clock = fixed_clock();
+  opt.max_response_bytes = 1024;
+  const std::string body =
+      json{{"access_token", "abc"}, {"token_type", "Bearer"}, {"expires_in", 60}}.dump();
+  const bool honour_limit = GENERATE(true, false);
+  CAPTURE(honour_limit);
+  auto at = std::make_shared<BodyClient>(padded(body, 1024), honour_limit);
+  const auto got = tokenpass::ClientCredentials(opt, at).token();
+  REQUIRE(error_of(got) == errc{});
+  CHECK(got->access_token == "abc");
+  REQUIRE_FALSE(at->limits_seen().empty());
+  for (const std::size_t seen : at->limits_seen()) CHECK(seen == 1024);
+  auto over = std::make_shared<BodyClient>(padded(body, 1025), honour_limit);
+  CHECK(error_of(tokenpass::ClientCredentials(opt, over).token()) == errc::http_error);
 }
 
 TEST_CASE("HttpRequest::max_response_bytes defaults to 1 MiB", "[limits][http]") {

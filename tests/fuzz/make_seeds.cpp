@@ -296,6 +296,43 @@ void http_seeds() {
   for (const auto& t : texts) put("http_parsers", "seed-" + std::to_string(i++), t);
 }
 
+// ---- token endpoint responses ----------------------------------------------------
+// Flag byte: bits 0-1 status (200, 400, 401, 503), bit 2 token exchange, bit 3
+// client_secret_post + resource, bit 4 the client does not enforce the size limit.
+
+void token_endpoint_seeds() {
+  const std::string access = sign(private_key("fz-hs256"), good_claims());
+  const auto ok = [&](const json& extra) {
+    json body = {{"access_token", access}, {"token_type", "Bearer"}, {"expires_in", 300}};
+    body.update(extra);
+    return body.dump();
+  };
+  const std::vector<std::pair<std::string, std::string>> bodies = {
+      {"ok", ok(json::object())},
+      {"ok-scope", ok({{"scope", "orders:read"}})},
+      {"ok-exchange", ok({{"token_type", "N_A"},
+                          {"issued_token_type", "urn:ietf:params:oauth:token-type:access_token"}})},
+      {"no-expires-in", R"({"access_token":"abc","token_type":"Bearer"})"},
+      {"expires-in-string", R"({"access_token":"abc","token_type":"Bearer","expires_in":"300"})"},
+      {"expires-in-negative", R"({"access_token":"abc","token_type":"Bearer","expires_in":-1})"},
+      {"expires-in-fraction", R"({"access_token":"abc","token_type":"Bearer","expires_in":0.5})"},
+      {"expires-in-huge", R"({"access_token":"abc","token_type":"Bearer","expires_in":1e300})"},
+      {"empty-token", R"({"access_token":"","token_type":"Bearer"})"},
+      {"no-type", R"({"access_token":"abc"})"},
+      {"error", R"({"error":"invalid_client","error_description":"bad \u0000 secret"})"},
+      {"error-not-string", R"({"error":7,"error_description":["x"]})"},
+      {"not-object", "[1,2]"},
+      {"form", "access_token=abc&token_type=Bearer&expires_in=300&x=%41%zz+"},
+      {"empty", ""},
+  };
+  for (const auto& [name, body] : bodies) {
+    for (char flags : {'\x00', '\x01', '\x04', '\x08', '\x13'}) {
+      put("token_endpoint", name + "-" + std::to_string(static_cast<int>(flags)), std::string(1, flags) + body);
+    }
+  }
+  put("token_endpoint", "over-limit", std::string(1, '\x10') + ok({{"pad", std::string(4096, 'x')}}));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -314,5 +351,6 @@ int main(int argc, char** argv) {
   }
   key_seeds();
   http_seeds();
+  token_endpoint_seeds();
   return 0;
 }
