@@ -173,10 +173,11 @@ class TokenEndpoint {
       }
       if (!valid && e.in_flight) {
         // Single flight: wait for the request already out (bounded), then look again.
-        const auto gen = e.generation;
-        done_.wait_for(lock, opt_.timeout + std::chrono::milliseconds(100),
-                       [&] { return cache_[key].generation != gen; });
-        if (cache_[key].generation == gen) {
+        // Any completed request wakes the waiters: the entry may have been trimmed
+        // meanwhile, and then this caller asks anew.
+        const std::uint64_t seen = completions_;
+        if (!done_.wait_for(lock, opt_.timeout + std::chrono::milliseconds(100),
+                            [&] { return completions_ != seen; })) {
           return make_error(errc::http_error, "token endpoint: request still pending");
         }
         continue;
@@ -191,7 +192,7 @@ class TokenEndpoint {
       lock.lock();
       Entry& done = cache_[key];
       done.in_flight = false;
-      ++done.generation;
+      ++completions_;
       const TimePoint after = now();
       if (got) {
         auto lifetime = got->expires_at - after;
@@ -206,7 +207,6 @@ class TokenEndpoint {
         done.backoff = std::chrono::seconds(0);
         done.next_retry = TimePoint::min();
         done.last_error.reset();
-        trim_locked(key);
       } else {
         ++stats_.failures;
         done.backoff = done.backoff.count() == 0 ? opt_.min_retry
@@ -214,6 +214,9 @@ class TokenEndpoint {
         done.next_retry = after + done.backoff;
         done.last_error = got.error();
       }
+      // Failed entries count too: endpoint failures for ever new keys (an exchange per
+      // subject token) must not grow the cache past its bound.
+      trim_locked(key);
       done_.notify_all();
       if (got) return got;
       // The request failed: a still-valid cached token keeps being served.
@@ -238,7 +241,6 @@ class TokenEndpoint {
     TimePoint usable_until{};
     TimePoint refresh_at{};
     bool in_flight = false;
-    std::uint64_t generation = 0;
     TimePoint next_retry = TimePoint::min();
     std::chrono::seconds backoff{0};
     std::optional<Error> last_error;
@@ -379,6 +381,7 @@ class TokenEndpoint {
   mutable std::mutex mu_;
   std::condition_variable done_;
   std::map<std::string, Entry> cache_;
+  std::uint64_t completions_ = 0;  // requests completed, for the waiters
   TokenClientStats stats_;
 };
 

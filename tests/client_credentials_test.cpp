@@ -561,6 +561,24 @@ TEST_CASE("a full cache does not evict the entry it has just fetched", "[oauth][
   CHECK(cc.stats().cache_hits == 1);
 }
 
+TEST_CASE("failed entries are trimmed to max_cache_entries too", "[oauth][cache][failure]") {
+  TestClock clock;
+  TokenServer server;
+  server.respond(fixed(500, "internal error", "text/plain"));
+  auto opts = options_for(server, clock);
+  opts.max_cache_entries = 1;
+  ClientCredentials cc(opts, http());
+  CHECK(error_of(cc.token("a-api")) == errc::http_error);
+  CHECK(error_of(cc.token("a-api")) == errc::http_error);  // backing off: no request
+  CHECK(server.requests() == 1);
+  CHECK(error_of(cc.token("b-api")) == errc::http_error);
+  CHECK(server.requests() == 2);
+  // "a-api" and its back-off were dropped for "b-api": asking again is a new request.
+  CHECK(error_of(cc.token("a-api")) == errc::http_error);
+  CHECK(server.requests() == 3);
+  CHECK(cc.stats().failures == 3);
+}
+
 // ---- refresh ahead ----------------------------------------------------------------
 
 TEST_CASE("a token is refreshed once 80% of its lifetime has passed", "[oauth][time]") {
