@@ -8,6 +8,9 @@
 //   verify-miss     (only with --ops) Verifier::verify with Policy::cache on, of tokens
 //                   it has not kept (256 tokens through a 64-entry cache): a first
 //                   sight that also pays for the cache; floor: the signature check
+//   verify-remote   (only with --ops) verify as above with the keys from a RemoteJwks
+//                   (fetched once from an in-process HttpClient, then read per verify
+//                   as a service reads its issuer's keys); floor: the signature check
 // each with 1 and 2 threads. Floor and tokenpass alternate in short rounds, so that
 // the machine's noise (other builds, frequency changes) hits both alike; a ratio is
 // the median over the rounds of tokenpass ops/s / floor ops/s (1.00: no overhead).
@@ -73,6 +76,7 @@ struct Fixture {
   std::unique_ptr<tokenpass::Verifier> verifier;         // no cache
   std::unique_ptr<tokenpass::Verifier> cached_verifier;  // Policy::cache, tokens seen
   std::unique_ptr<tokenpass::Verifier> small_cache;      // 64 entries, for verify-miss
+  std::unique_ptr<tokenpass::Verifier> remote_verifier;  // RemoteJwks, for verify-remote
   std::vector<std::string> pool;                         // 256 tokens, made on first use
   std::unique_ptr<Floor> verify_floor;
   std::unique_ptr<Floor> sign_floor;
@@ -109,7 +113,7 @@ Fixture& fixture(Alg alg) {
   auto& slot = cache[alg];
   if (slot) return *slot;
   auto f = std::make_unique<Fixture>(
-      Fixture{alg, key_for(alg), key_for(alg), {}, {}, {}, {}, {}, nullptr, nullptr});
+      Fixture{alg, key_for(alg), key_for(alg), {}, {}, {}, {}, {}, {}, nullptr, nullptr});
   f->verify_key = f->key.is_symmetric() ? f->key : f->key.public_key().value();
   for (int t = 0; t < kMaxThreads; ++t) {
     f->tokens.push_back(tokenpass::sign_jws(f->key, claims_json(t)).value());
@@ -140,6 +144,39 @@ Fixture& fixture(Alg alg) {
   f->sign_floor = std::make_unique<Floor>(alg, f->pkey, secret, true, input, sig);
   slot = std::move(f);
   return *slot;
+}
+
+// JwksClient: an HttpClient that answers every request with one JWK set.
+class JwksClient final : public tokenpass::HttpClient {
+ public:
+  explicit JwksClient(std::string body) : body_(std::move(body)) {}
+  tokenpass::Result<tokenpass::HttpResponse> send(const tokenpass::HttpRequest&) override {
+    tokenpass::HttpResponse res;
+    res.status = 200;
+    res.headers.emplace_back("Cache-Control", "max-age=3600");
+    res.body = body_;
+    return res;
+  }
+
+ private:
+  std::string body_;
+};
+
+tokenpass::Verifier& remote_verifier(Fixture& f) {
+  if (!f.remote_verifier) {
+    const nlohmann::json jwk =
+        f.key.is_symmetric() ? f.key.to_private_jwk() : f.verify_key.to_public_jwk();
+    tokenpass::RemoteJwksOptions opt;
+    opt.url = "https://auth.example.com/jwks.json";
+    auto jwks = std::make_shared<tokenpass::RemoteJwks>(
+        opt, std::make_shared<JwksClient>(nlohmann::json{{"keys", {jwk}}}.dump()));
+    if (!jwks->prefetch()) throw std::runtime_error("bench: the JWK set did not load");
+    f.remote_verifier = std::make_unique<tokenpass::Verifier>(jwks, policy());
+    for (const auto& t : f.tokens) {
+      if (!f.remote_verifier->verify(t)) throw std::runtime_error("bench: a token does not verify");
+    }
+  }
+  return *f.remote_verifier;
 }
 
 // ---- the interleaved throughput runs -----------------------------------------
@@ -385,6 +422,12 @@ int main(int argc, char** argv) {
             thread_local std::size_t next = 0;
             const std::string& token = f.pool[(next++ + static_cast<std::size_t>(t) * 128) % 256];
             return static_cast<bool>(f.small_cache->verify(token));
+          };
+          floor = [&f](int) { return f.verify_floor->once(); };
+        } else if (op == "verify-remote") {
+          tokenpass::Verifier& v = remote_verifier(f);
+          tp = [&f, &v](int t) {
+            return static_cast<bool>(v.verify(f.tokens[static_cast<std::size_t>(t)]));
           };
           floor = [&f](int) { return f.verify_floor->once(); };
         } else if (op == "sign") {

@@ -1,4 +1,6 @@
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <stdexcept>
@@ -59,9 +61,43 @@ Result<KeySet> public_jwks(std::string_view body, std::size_t max_keys) {
   return KeySet::from_jwks(*doc, max_keys);
 }
 
+// A verify reads the current set without taking the source's mutex: each thread keeps
+// snapshots of the sets it used last (per source: the set, the version of the source's
+// state it was taken at, and until when it needs no refresh). A snapshot answers while
+// the source's version is unchanged, it is fresh and it has the kid asked for;
+// anything else (a refresh due, an unknown kid, no set yet) goes the locked way, which
+// also renews the snapshot. The snapshot's shared_ptr has a control block of its own,
+// owned by the thread, that holds the source's: a verify's copy writes only that
+// thread's reference count, never one that every thread shares. A thread holds at most
+// kSnapshots sets this way (kept alive until it replaces them or exits).
+constexpr std::size_t kSnapshots = 8;
+
+struct Snapshot {
+  std::uint64_t source = 0;   // State::id; 0: empty
+  std::uint64_t version = 0;  // State::version when it was taken
+  TimePoint fresh_until{};
+  std::shared_ptr<const KeySet> keys;  // the thread's own control block
+};
+
+struct Snapshots {
+  std::array<Snapshot, kSnapshots> slots;
+  std::size_t next = 0;  // round-robin replacement
+};
+
+Snapshots& thread_snapshots() {
+  thread_local Snapshots snapshots;
+  return snapshots;
+}
+
+std::atomic<std::uint64_t> g_next_source_id{1};
+
 }  // namespace
 
 struct RemoteJwks::State {
+  const std::uint64_t id = g_next_source_id.fetch_add(1, std::memory_order_relaxed);
+  // version: changes (under `mu`) whenever keys, fetched_at or ttl do; read without it.
+  std::atomic<std::uint64_t> version{1};
+
   RemoteJwksOptions opt;
   std::shared_ptr<HttpClient> http;
 
@@ -88,6 +124,46 @@ struct RemoteJwks::State {
 
   bool usable_locked(TimePoint t) const {
     return keys != nullptr && t < fetched_at + ttl + opt.max_stale;
+  }
+
+  // fresh_until_locked: until when the set is served without asking for a refresh.
+  TimePoint fresh_until_locked() const {
+    return fetched_at + ttl - std::min(opt.refresh_ahead, ttl / 2);
+  }
+
+  void changed_locked() { version.fetch_add(1, std::memory_order_release); }
+
+  // snapshot_locked: this thread's snapshot of the current set, taken or renewed.
+  const std::shared_ptr<const KeySet>& snapshot_locked() const {
+    Snapshots& mine = thread_snapshots();
+    Snapshot* slot = nullptr;
+    for (auto& candidate : mine.slots) {
+      if (candidate.source == id) slot = &candidate;
+    }
+    if (slot == nullptr) {
+      slot = &mine.slots[mine.next];
+      mine.next = (mine.next + 1) % kSnapshots;
+    }
+    if (slot->source != id || slot->keys.get() != keys.get()) {
+      const std::shared_ptr<const KeySet> held = keys;
+      slot->keys = std::shared_ptr<const KeySet>(held.get(), [held](const KeySet*) {});
+    }
+    slot->source = id;
+    slot->version = version.load(std::memory_order_relaxed);
+    slot->fresh_until = fresh_until_locked();
+    return slot->keys;
+  }
+
+  // snapshot_read: the answer from this thread's snapshot, without the lock, or null.
+  const std::shared_ptr<const KeySet>* snapshot_read(const KeyQuery& query, TimePoint t) const {
+    const std::uint64_t v = version.load(std::memory_order_acquire);
+    for (const auto& slot : thread_snapshots().slots) {
+      if (slot.source != id) continue;
+      if (slot.version != v || !(t < slot.fresh_until)) return nullptr;
+      if (query.has_kid && slot.keys->find(query.kid) == nullptr) return nullptr;
+      return &slot.keys;
+    }
+    return nullptr;
   }
 
   // request_locked asks the worker for a fetch unless one is queued, running, or the
@@ -172,6 +248,7 @@ struct RemoteJwks::State {
         std::lock_guard<std::mutex> g(mu);
         fetched_at = t;
         ttl = ttl_from(*res);
+        changed_locked();
         ++stats.not_modified;
         backoff = std::chrono::seconds(0);
         next_attempt = TimePoint::min();
@@ -192,6 +269,7 @@ struct RemoteJwks::State {
       keys = std::make_shared<const KeySet>(std::move(*set));
       fetched_at = t;
       ttl = ttl_from(*res);
+      changed_locked();
       etag = res->header("ETag").value_or("");
       unknown_kids.clear();
       backoff = std::chrono::seconds(0);
@@ -267,18 +345,18 @@ Result<void> RemoteJwks::prefetch(std::chrono::milliseconds max_wait) {
 Result<std::shared_ptr<const KeySet>> RemoteJwks::keys_for(const KeyQuery& query) const {
   State& s = *state_;
   try {
-    std::unique_lock<std::mutex> lock(s.mu);
     const TimePoint t = s.now();
+    if (const auto* fresh = s.snapshot_read(query, t)) return *fresh;
+    std::unique_lock<std::mutex> lock(s.mu);
     if (!s.usable_locked(t)) {
       // Nothing to serve: this verify has to wait for a fetch (bounded).
       if (s.request_locked(t)) s.wait_locked(lock);
       if (!s.usable_locked(s.now())) {
         return make_error(errc::key_source_unavailable, "no JWK set from " + s.opt.url);
       }
-      return s.keys;
+      return s.snapshot_locked();
     }
-    const auto ahead = std::min(s.opt.refresh_ahead, s.ttl / 2);
-    if (t >= s.fetched_at + s.ttl - ahead) s.request_locked(t);  // in the background
+    if (t >= s.fresh_until_locked()) s.request_locked(t);  // in the background
     if (t >= s.fetched_at + s.ttl) ++s.stats.stale_serves;
 
     if (query.has_kid && s.keys->find(query.kid) == nullptr) {
@@ -289,7 +367,7 @@ Result<std::shared_ptr<const KeySet>> RemoteJwks::keys_for(const KeyQuery& query
       const auto known = s.unknown_kids.find(kid);
       if (known != s.unknown_kids.end() && t - known->second < s.opt.unknown_kid_interval) {
         ++s.stats.rate_limited;
-        return s.keys;
+        return s.snapshot_locked();
       }
       // A rotation shows up as an unknown kid: one refresh per interval, so that a
       // flood of random kids costs at most one fetch per interval.
@@ -306,7 +384,7 @@ Result<std::shared_ptr<const KeySet>> RemoteJwks::keys_for(const KeyQuery& query
         ++s.stats.rate_limited;
       }
     }
-    return s.keys;
+    return s.snapshot_locked();
   } catch (const std::exception&) {
     return make_error(errc::key_source_unavailable, "key lookup failed");
   }

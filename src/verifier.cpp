@@ -48,10 +48,16 @@ struct TokenData {
 // totals hold.
 class TokenCache {
  public:
+  // SetRef: the key set that verified an entry, without keeping it alive.
+  struct SetRef {
+    std::weak_ptr<const KeySet> owner;
+    const KeySet* set = nullptr;
+  };
+
   struct Hit {
     std::shared_ptr<const TokenData> data;
     Alg alg;
-    std::weak_ptr<const KeySet> keys;  // the set that verified it
+    SetRef keys;  // the set that verified it
   };
 
   TokenCache(std::size_t max_entries, std::size_t max_bytes) {
@@ -105,10 +111,12 @@ class TokenCache {
     return std::nullopt;
   }
 
-  // same_set: `seen` refers to the very set `current` holds (not merely an equal one).
-  static bool same_set(const std::weak_ptr<const KeySet>& seen,
-                       const std::shared_ptr<const KeySet>& current) {
-    return !seen.owner_before(current) && !current.owner_before(seen);
+  // same_set: `seen` is the very set `current` holds (not merely an equal one): the
+  // same object, while whatever held it then still lives (so the address cannot have
+  // been reused). Compared by address, not by owner: a key source may hand each thread
+  // a shared_ptr of its own to one set (RemoteJwks does).
+  static bool same_set(const SetRef& seen, const std::shared_ptr<const KeySet>& current) {
+    return seen.set == current.get() && !seen.owner.expired();
   }
 
   TOKENPASS_NOINLINE void insert(std::size_t hash, std::shared_ptr<const TokenData> data, Alg alg,
@@ -129,7 +137,7 @@ class TokenCache {
         break;
       }
     }
-    s.lru.push_front(Entry{std::move(data), alg, keys, exp, bytes, hash, {}});
+    s.lru.push_front(Entry{std::move(data), alg, SetRef{keys, keys.get()}, exp, bytes, hash, {}});
     const List::iterator e = s.lru.begin();
     e->by_exp = s.by_exp.emplace(exp, e);
     s.index.emplace(hash, e);
@@ -177,7 +185,7 @@ class TokenCache {
   struct Entry {
     std::shared_ptr<const TokenData> data;
     Alg alg;
-    std::weak_ptr<const KeySet> keys;
+    SetRef keys;
     double exp;
     std::size_t bytes;
     std::size_t hash;

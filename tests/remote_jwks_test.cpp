@@ -1,7 +1,9 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <functional>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -384,6 +386,105 @@ TEST_CASE("a new kid is fetched on first sight and a removed kid ends in key_not
   background.stop();
   CHECK(background.ok > 0);
   CHECK(background.failed == 0);
+}
+
+// OtherThread: one thread that runs what it is given, so that a test can verify twice
+// from the same thread (a thread keeps its own snapshot of the set) around something
+// another thread did.
+class OtherThread {
+ public:
+  OtherThread() : thread_([this] { loop(); }) {}
+  ~OtherThread() {
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  template <class F>
+  auto run(F f) -> decltype(f()) {
+    std::packaged_task<decltype(f())()> task(std::move(f));
+    auto result = task.get_future();
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      work_ = [&task] { task(); };
+    }
+    cv_.notify_all();
+    return result.get();
+  }
+
+ private:
+  void loop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [&] { return stop_ || work_; });
+      if (stop_) return;
+      auto work = std::move(work_);
+      work_ = nullptr;
+      lock.unlock();
+      work();
+      lock.lock();
+    }
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::function<void()> work_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+TEST_CASE("a set another thread refreshed is what every thread verifies with next",
+          "[remote][rotation][threads]") {
+  JwksServer server;
+  const auto k1 = es256("k1");
+  const auto k2 = es256("k2");
+  server.set_keys({k1});
+  Rig rig(server);
+  rig.start();
+  const auto t1 = mint(k1), t2 = mint(k2);
+  REQUIRE(rig.verify(t1));
+  OtherThread other;
+  CHECK(other.run([&] { return rig.code(t1); }) == errc{});
+
+  // The key is replaced and this thread's unknown kid fetches the new set. No time
+  // passes: the other thread's view of the old set is still fresh, and must not be used.
+  server.set_keys({k2});
+  REQUIRE(rig.verify(t2));
+  CHECK(rig.stats().fetches == 2);
+  CHECK(other.run([&] { return rig.code(t1); }) == errc::key_not_found);
+  CHECK(other.run([&] { return rig.code(t2); }) == errc{});
+  CHECK(rig.stats().fetches == 2);
+}
+
+TEST_CASE("a token cached by one thread is a cache hit on another, until the set changes",
+          "[remote][cache][threads]") {
+  JwksServer server;
+  const auto k1 = es256("k1");
+  const auto k2 = es256("k2");
+  server.set_keys({k1});
+  Rig rig(server);
+  rig.start();
+  tokenpass::Policy p = policy_at(rig.clock);
+  p.cache.max_entries = 16;
+  const tokenpass::Verifier cached(rig.jwks, p);
+  const auto t1 = mint(k1), t2 = mint(k2);
+  REQUIRE(cached.verify(t1));
+  OtherThread other;
+  CHECK(other.run([&] { return error_of(cached.verify(t1)); }) == errc{});
+  CHECK(cached.cache_stats().hits == 1);
+  CHECK(cached.cache_stats().misses == 1);
+  CHECK(cached.cache_stats().evictions == 0);
+
+  // A new set (k1 kept): the entry was verified with the old one and is not used.
+  server.set_keys({k1, k2});
+  REQUIRE(cached.verify(t2));
+  REQUIRE(rig.stats().fetches == 2);
+  CHECK(other.run([&] { return error_of(cached.verify(t1)); }) == errc{});
+  CHECK(cached.cache_stats().hits == 1);
+  CHECK(cached.cache_stats().evictions == 1);
+  CHECK(error_of(cached.verify(t1)) == errc{});
+  CHECK(cached.cache_stats().hits == 2);
 }
 
 // --- single flight -------------------------------------------------------------------
