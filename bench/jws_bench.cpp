@@ -19,7 +19,7 @@
 //   bench: OP ALG THREADS tokenpass=OPS/s floor=OPS/s ratio=R
 //
 //   tokenpass_bench [--algs=HS256,RS256] [--ops=verify,sign] [--threads=1,2]
-//                   [--rounds=7] [--time=0.2]
+//                   [--rounds=31] [--time=0.05]
 //   tokenpass_bench --gbench [Google Benchmark flags]   per-call latency, one thread
 #include <benchmark/benchmark.h>
 
@@ -258,8 +258,8 @@ Result measure(const std::string& op_name, Alg alg, int threads, const Op& tp, c
   std::vector<double> cpu_ratios;
   std::vector<double> tp_cpu;
   std::vector<double> floor_cpu;
-  run(tp, threads, seconds / 4);  // warm-up: caches, prepared contexts, page faults
-  run(floor, threads, seconds / 4);
+  run(tp, threads, std::max(seconds / 4, 0.05));  // warm-up: caches, contexts, page faults
+  run(floor, threads, std::max(seconds / 4, 0.05));
   for (int r = 0; r < rounds; ++r) {
     // Alternate which goes first, so that neither always follows the other.
     Rate a;
@@ -345,8 +345,8 @@ int main(int argc, char** argv) {
   std::vector<Alg> algs = tokenpass::all_algs();
   std::vector<std::string> ops = {"verify", "verify-cached", "sign"};
   std::vector<int> thread_counts = {1, 2};
-  int rounds = 7;
-  double seconds = 0.2;
+  int rounds = 31;
+  double seconds = 0.05;
   bool use_gbench = false;
   std::vector<char*> rest = {argv[0]};
   for (int i = 1; i < argc; ++i) {

@@ -6,7 +6,7 @@
 #   bench: OP ALG THREADS tokenpass=OPS/s floor=OPS/s ratio=R
 # Usage:
 #   scripts/bench.sh [--algs=HS256,RS256] [--ops=verify,verify-cached,sign]
-#                    [--threads=1,2] [--rounds=7] [--time=0.2]
+#                    [--threads=1,2] [--rounds=31] [--time=0.05]
 #   scripts/bench.sh --gbench [--benchmark_filter=RS256]   Google Benchmark latencies
 # It runs at nice -5 where allowed. Other load on the machine still shows in the
 # numbers: compare medians of several runs (docs/PERFORMANCE.md), or use

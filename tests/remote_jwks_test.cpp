@@ -741,8 +741,9 @@ TEST_CASE("a set over the default max_body_bytes is accepted under a larger limi
   server.set_mode(JwksServer::Mode::huge);  // 600 KiB, valid JSON padded with spaces
   Rig rig(server);
   rig.options.max_body_bytes = 1024 * 1024;
+  rig.options.timeout = 10s;  // 600 KiB to send and parse: slow under the sanitizers
   rig.start();
-  REQUIRE(rig.verify(mint(k1)));
+  CHECK(rig.code(mint(k1)) == errc{});
 }
 
 TEST_CASE("an unusable key in the set is skipped and the others are kept", "[remote][limits]") {
