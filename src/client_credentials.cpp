@@ -367,7 +367,9 @@ class TokenEndpoint {
     out.scope = str("scope").value_or("");
     auto lifetime = opt_.default_lifetime;
     if (const auto it = body->find("expires_in"); it != body->end()) {
-      if (!it->is_number() || it->get<double>() <= 0 || it->get<double>() > 1e9) {
+      // Whole seconds (RFC 6749 §5.1); under one second no request could use the token
+      // (and it would be fetched again on every call).
+      if (!it->is_number() || !(it->get<double>() >= 1) || it->get<double>() > 1e9) {
         return make_error(errc::http_error, "token endpoint: bad expires_in");
       }
       lifetime = std::chrono::seconds(static_cast<long long>(it->get<double>()));

@@ -419,10 +419,11 @@ TEST_CASE("a response that is not a JSON object is http_error", "[oauth][parse]"
   CHECK(cc.stats().failures == 1);
 }
 
-TEST_CASE("a negative, zero or string expires_in is http_error", "[oauth][parse]") {
+TEST_CASE("a negative, zero, sub-second or string expires_in is http_error", "[oauth][parse]") {
   TestClock clock;
   TokenServer server;
-  const auto expires = GENERATE(std::string("-5"), std::string("0"), std::string(R"("3600")"),
+  const auto expires = GENERATE(std::string("-5"), std::string("0"), std::string("0.5"),
+                                std::string("1e-300"), std::string(R"("3600")"),
                                 std::string("null"), std::string("1e300"));
   CAPTURE(expires);
   server.respond(fixed(200, R"({"access_token":"at","token_type":"Bearer","expires_in":)" +
