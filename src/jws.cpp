@@ -16,6 +16,7 @@
 #include "internal/jws_impl.h"
 #include "internal/key_data.h"
 #include "internal/openssl.h"
+#include "tokenpass/http.h"
 
 namespace tokenpass {
 
@@ -297,13 +298,6 @@ bool check_signature(const KeyData& k, Alg alg, std::string_view input, const un
 
 // ---- structure ---------------------------------------------------------------
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-  return s;
-}
 
 struct Parts {
   std::string_view header_b64;
@@ -317,7 +311,7 @@ Result<Parts> split(std::string_view& compact, std::size_t max_size) {
   if (internal::over_size_limit(compact, max_size)) {
     return make_error(errc::too_large, "token exceeds the size limit");
   }
-  compact = trim(compact);
+  compact = internal::trim_space(compact);
   if (compact.size() > max_size) return make_error(errc::too_large, "token exceeds the size limit");
   if (compact.empty()) return make_error(errc::malformed, "empty token");
   if (compact.front() == '{') {
@@ -498,7 +492,7 @@ Result<void> parse_jws(std::string_view compact, const JwsVerifyOptions& options
   if (internal::over_size_limit(compact, options.max_token_size)) {
     return internal::fail(errc::too_large, "token exceeds the size limit");
   }
-  compact = trim(compact);
+  compact = internal::trim_space(compact);
   if (compact.size() > options.max_token_size) {
     return internal::fail(errc::too_large, "token exceeds the size limit");
   }
@@ -660,16 +654,8 @@ auto guarded(Fn&& fn) -> decltype(fn()) {
 }  // namespace
 
 bool typ_matches(std::string_view a, std::string_view b) noexcept {
-  a = strip_application(a);
-  b = strip_application(b);
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
+  // RFC 7515 §4.1.9: media types compare case-insensitively, as header names do.
+  return header_name_equals(strip_application(a), strip_application(b));
 }
 
 namespace {

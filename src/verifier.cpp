@@ -332,13 +332,6 @@ bool contains(const std::vector<std::string>& v, std::string_view s) {
   return false;
 }
 
-std::string_view trim(std::string_view s) {
-  const auto space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
-  while (!s.empty() && space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && space(s.back())) s.remove_suffix(1);
-  return s;
-}
-
 }  // namespace
 
 Verifier::Verifier(std::shared_ptr<const KeySource> keys, Policy policy)
@@ -448,7 +441,7 @@ Result<VerifiedToken> Verifier::verify_unguarded(std::string_view compact) const
   if (internal::over_size_limit(compact, policy_.max_token_size)) {
     return internal::fail(errc::too_large, "token exceeds the size limit");
   }
-  compact = trim(compact);
+  compact = internal::trim_space(compact);
   if (!cache_) return verify_full(compact, 0);
 
   const std::size_t hash = std::hash<std::string_view>{}(compact);

@@ -35,6 +35,15 @@ TOKENPASS_COLD inline Error fail(errc code, std::string_view detail) {
 // size limit.
 inline constexpr std::size_t kMaxSurroundingSpace = 4096;
 
+// trim_space: `compact` without the white space (SP, HTAB, CR, LF) a header value or
+// a file may carry around a token.
+inline std::string_view trim_space(std::string_view s) noexcept {
+  const auto space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+  while (!s.empty() && space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && space(s.back())) s.remove_suffix(1);
+  return s;
+}
+
 // over_size_limit: `compact` exceeds the size limit even after the white space a token
 // may carry around it. Checked before trimming, so that a huge run of white space
 // costs nothing either.
