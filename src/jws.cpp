@@ -298,7 +298,6 @@ bool check_signature(const KeyData& k, Alg alg, std::string_view input, const un
 
 // ---- structure ---------------------------------------------------------------
 
-
 struct Parts {
   std::string_view header_b64;
   std::string_view payload_b64;
