@@ -79,14 +79,25 @@ struct Snapshot {
   std::shared_ptr<const KeySet> keys;  // the thread's own control block
 };
 
+// Set once this thread's snapshots are destroyed (trivially destructible, so it can
+// still be read): a verify from a later thread_local or static destructor goes the
+// locked way without them.
+thread_local bool t_snapshots_gone = false;
+
 struct Snapshots {
   std::array<Snapshot, kSnapshots> slots;
   std::size_t next = 0;  // round-robin replacement
+  Snapshots() = default;
+  Snapshots(const Snapshots&) = delete;
+  Snapshots& operator=(const Snapshots&) = delete;
+  ~Snapshots() { t_snapshots_gone = true; }
 };
 
-Snapshots& thread_snapshots() {
+// thread_snapshots: this thread's snapshots, or null once they are destroyed.
+Snapshots* thread_snapshots() {
+  if (t_snapshots_gone) return nullptr;
   thread_local Snapshots snapshots;
-  return snapshots;
+  return &snapshots;
 }
 
 std::atomic<std::uint64_t> g_next_source_id{1};
@@ -135,14 +146,15 @@ struct RemoteJwks::State {
 
   // snapshot_locked: this thread's snapshot of the current set, taken or renewed.
   const std::shared_ptr<const KeySet>& snapshot_locked() const {
-    Snapshots& mine = thread_snapshots();
+    Snapshots* mine = thread_snapshots();
+    if (mine == nullptr) return keys;
     Snapshot* slot = nullptr;
-    for (auto& candidate : mine.slots) {
+    for (auto& candidate : mine->slots) {
       if (candidate.source == id) slot = &candidate;
     }
     if (slot == nullptr) {
-      slot = &mine.slots[mine.next];
-      mine.next = (mine.next + 1) % kSnapshots;
+      slot = &mine->slots[mine->next];
+      mine->next = (mine->next + 1) % kSnapshots;
     }
     if (slot->source != id || slot->keys.get() != keys.get()) {
       const std::shared_ptr<const KeySet> held = keys;
@@ -156,8 +168,10 @@ struct RemoteJwks::State {
 
   // snapshot_read: the answer from this thread's snapshot, without the lock, or null.
   const std::shared_ptr<const KeySet>* snapshot_read(const KeyQuery& query, TimePoint t) const {
+    const Snapshots* mine = thread_snapshots();
+    if (mine == nullptr) return nullptr;
     const std::uint64_t v = version.load(std::memory_order_acquire);
-    for (const auto& slot : thread_snapshots().slots) {
+    for (const auto& slot : mine->slots) {
       if (slot.source != id) continue;
       if (slot.version != v || !(t < slot.fresh_until)) return nullptr;
       if (query.has_kid && slot.keys->find(query.kid) == nullptr) return nullptr;

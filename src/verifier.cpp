@@ -50,8 +50,7 @@ class TokenCache {
  public:
   // SetRef: the key set that verified an entry, without keeping it alive.
   struct SetRef {
-    std::weak_ptr<const KeySet> owner;
-    const KeySet* set = nullptr;
+    std::uint64_t instance = 0;  // KeySet::instance()
   };
 
   struct Hit {
@@ -111,12 +110,12 @@ class TokenCache {
     return std::nullopt;
   }
 
-  // same_set: `seen` is the very set `current` holds (not merely an equal one): the
-  // same object, while whatever held it then still lives (so the address cannot have
-  // been reused). Compared by address, not by owner: a key source may hand each thread
-  // a shared_ptr of its own to one set (RemoteJwks does).
+  // same_set: `seen` is the very set `current` holds (not merely an equal one, nor a
+  // later one at the same address). Compared by KeySet::instance, not by shared_ptr
+  // owner: a key source may hand each thread a shared_ptr of its own to one set
+  // (RemoteJwks does), and the thread that verified a token may be gone.
   static bool same_set(const SetRef& seen, const std::shared_ptr<const KeySet>& current) {
-    return seen.set == current.get() && !seen.owner.expired();
+    return current != nullptr && seen.instance == current->instance();
   }
 
   TOKENPASS_NOINLINE void insert(std::size_t hash, std::shared_ptr<const TokenData> data, Alg alg,
@@ -137,7 +136,7 @@ class TokenCache {
         break;
       }
     }
-    s.lru.push_front(Entry{std::move(data), alg, SetRef{keys, keys.get()}, exp, bytes, hash, {}});
+    s.lru.push_front(Entry{std::move(data), alg, SetRef{keys->instance()}, exp, bytes, hash, {}});
     const List::iterator e = s.lru.begin();
     e->by_exp = s.by_exp.emplace(exp, e);
     s.index.emplace(hash, e);

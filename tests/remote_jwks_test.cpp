@@ -3,6 +3,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -485,6 +486,59 @@ TEST_CASE("a token cached by one thread is a cache hit on another, until the set
   CHECK(cached.cache_stats().evictions == 1);
   CHECK(error_of(cached.verify(t1)) == errc{});
   CHECK(cached.cache_stats().hits == 2);
+}
+
+TEST_CASE("a token cached by a thread that has exited is still a cache hit", "[remote][cache][threads]") {
+  JwksServer server;
+  const auto k1 = es256("k1");
+  server.set_keys({k1});
+  Rig rig(server);
+  rig.start();
+  tokenpass::Policy p = policy_at(rig.clock);
+  p.cache.max_entries = 16;
+  const tokenpass::Verifier cached(rig.jwks, p);
+  const auto t1 = mint(k1);
+  {
+    OtherThread gone;
+    CHECK(gone.run([&] { return error_of(cached.verify(t1)); }) == errc{});
+  }  // that thread, and its view of the set, are gone
+  CHECK(error_of(cached.verify(t1)) == errc{});
+  CHECK(cached.cache_stats().hits == 1);
+  CHECK(cached.cache_stats().evictions == 0);
+}
+
+TEST_CASE("one thread verifying through more sources than it keeps views of gets each one's keys",
+          "[remote][threads]") {
+  JwksServer server;
+  const auto k1 = es256("k1");
+  const auto stranger = es256("k-unknown");
+  server.set_keys({k1});
+  TestClock clock;
+  std::map<std::string, std::shared_ptr<const tokenpass::KeySource>> sources;
+  std::vector<std::shared_ptr<RemoteJwks>> remotes;
+  std::vector<std::string> issuers;
+  for (int i = 0; i < 11; ++i) {  // a thread keeps 8
+    RemoteJwksOptions opt;
+    opt.url = server.jwks_url();
+    opt.allow_http = true;
+    opt.timeout = 2000ms;
+    opt.clock = clock.fn();
+    auto remote = std::make_shared<RemoteJwks>(opt, http_client());
+    REQUIRE(error_of(remote->prefetch()) == errc{});
+    issuers.push_back("https://issuer-" + std::to_string(i) + ".example");
+    sources[issuers.back()] = remote;
+    remotes.push_back(std::move(remote));
+  }
+  const tokenpass::Verifier verifier(std::make_shared<tokenpass::IssuerKeySources>(sources),
+                                     policy_at(clock, issuers));
+  for (int round = 0; round < 3; ++round) {
+    for (const auto& iss : issuers) {
+      CHECK(error_of(verifier.verify(mint(k1, iss))) == errc{});
+      CHECK(error_of(verifier.verify(mint(stranger, iss))) == errc::key_not_found);
+    }
+  }
+  // One fetch each, plus one for the first unknown kid (then rate-limited).
+  for (const auto& remote : remotes) CHECK(remote->stats().fetches == 2);
 }
 
 // --- single flight -------------------------------------------------------------------
