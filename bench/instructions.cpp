@@ -87,18 +87,6 @@ std::string claims_json() {
          R"("client_id":"web-frontend","scope":"orders:read orders:write"})";
 }
 
-std::string unb64(std::string s) {
-  for (char& c : s) c = c == '-' ? '+' : c == '_' ? '/' : c;
-  const std::size_t pad = (4 - s.size() % 4) % 4;
-  s.append(pad, '=');
-  std::string out(s.size(), '\0');
-  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(s.data()),
-                                static_cast<int>(s.size()));
-  out.resize(static_cast<std::size_t>(n) - pad);
-  return out;
-}
-
 struct Setup {
   Alg alg;
   std::string pem;  // private key PEM; empty for HMAC
@@ -167,7 +155,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   const std::string signing_input = s.token.substr(0, s.token.rfind('.'));
-  const std::string signature = unb64(s.token.substr(s.token.rfind('.') + 1));
+  const std::string signature =
+      tokenpass_bench::b64url_decode(s.token.substr(s.token.rfind('.') + 1));
   EVP_PKEY* pkey = s.pem.empty() ? nullptr : tokenpass_bench::pkey_from_pem(s.pem, true);
   EVP_PKEY* pub = nullptr;
   if (pkey != nullptr) {

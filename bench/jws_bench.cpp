@@ -53,18 +53,6 @@ std::string claims_json(int n = 0) {
          R"(","client_id":"web-frontend","scope":"orders:read orders:write"})";
 }
 
-std::string unb64(std::string s) {
-  for (char& c : s) c = c == '-' ? '+' : c == '_' ? '/' : c;
-  const std::size_t pad = (4 - s.size() % 4) % 4;
-  s.append(pad, '=');
-  std::string out(s.size(), '\0');
-  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(s.data()),
-                                static_cast<int>(s.size()));
-  out.resize(static_cast<std::size_t>(n) - pad);  // EVP_DecodeBlock counts padding as zeros
-  return out;
-}
-
 constexpr int kMaxThreads = 8;
 
 // Fixture: one algorithm's keys, tokens, verifiers and floors.
@@ -132,14 +120,15 @@ Fixture& fixture(Alg alg) {
   }
   std::string secret;
   if (f->key.is_symmetric()) {
-    secret = unb64(f->key.to_private_jwk()["k"].get<std::string>());
+    secret =
+        tokenpass_bench::b64url_decode(f->key.to_private_jwk()["k"].get<std::string>());
   } else {
     f->pkey = tokenpass_bench::pkey_from_pem(f->key.to_private_pem(), true);
     f->pub = tokenpass_bench::pkey_from_pem(f->verify_key.to_public_pem(), false);
   }
   const std::string& token = f->tokens[0];
   const std::string input = token.substr(0, token.rfind('.'));
-  const std::string sig = unb64(token.substr(token.rfind('.') + 1));
+  const std::string sig = tokenpass_bench::b64url_decode(token.substr(token.rfind('.') + 1));
   f->verify_floor = std::make_unique<Floor>(alg, f->pub, secret, false, input, sig);
   f->sign_floor = std::make_unique<Floor>(alg, f->pkey, secret, true, input, sig);
   slot = std::move(f);

@@ -435,6 +435,17 @@ class OtherThread {
   std::thread thread_;
 };
 
+namespace {
+
+// cached_verifier: a Verifier on `rig`'s source with the verified-token cache on.
+tokenpass::Verifier cached_verifier(const Rig& rig) {
+  tokenpass::Policy p = policy_at(rig.clock);
+  p.cache.max_entries = 16;
+  return tokenpass::Verifier(rig.jwks, p);
+}
+
+}  // namespace
+
 TEST_CASE("a set another thread refreshed is what every thread verifies with next",
           "[remote][rotation][threads]") {
   JwksServer server;
@@ -466,9 +477,7 @@ TEST_CASE("a token cached by one thread is a cache hit on another, until the set
   server.set_keys({k1});
   Rig rig(server);
   rig.start();
-  tokenpass::Policy p = policy_at(rig.clock);
-  p.cache.max_entries = 16;
-  const tokenpass::Verifier cached(rig.jwks, p);
+  const tokenpass::Verifier cached = cached_verifier(rig);
   const auto t1 = mint(k1), t2 = mint(k2);
   REQUIRE(cached.verify(t1));
   OtherThread other;
@@ -488,15 +497,14 @@ TEST_CASE("a token cached by one thread is a cache hit on another, until the set
   CHECK(cached.cache_stats().hits == 2);
 }
 
-TEST_CASE("a token cached by a thread that has exited is still a cache hit", "[remote][cache][threads]") {
+TEST_CASE("a token cached by a thread that has exited is still a cache hit",
+          "[remote][cache][threads]") {
   JwksServer server;
   const auto k1 = es256("k1");
   server.set_keys({k1});
   Rig rig(server);
   rig.start();
-  tokenpass::Policy p = policy_at(rig.clock);
-  p.cache.max_entries = 16;
-  const tokenpass::Verifier cached(rig.jwks, p);
+  const tokenpass::Verifier cached = cached_verifier(rig);
   const auto t1 = mint(k1);
   {
     OtherThread gone;
