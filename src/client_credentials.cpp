@@ -85,6 +85,17 @@ std::string printable(std::string_view s, std::size_t max = 120) {
   return out;
 }
 
+// is_refusal: an RFC 6749 §5.2 (or RFC 8693 §2.2.2 / RFC 8707 §2) error code, which
+// says that this request will not be granted however often it is sent.
+bool is_refusal(std::string_view error) {
+  for (const std::string_view code :
+       {"invalid_request", "invalid_client", "invalid_grant", "unauthorized_client",
+        "unsupported_grant_type", "invalid_scope", "invalid_target"}) {
+    if (error == code) return true;
+  }
+  return false;
+}
+
 std::string join_scopes(std::vector<std::string> scopes) {
   std::sort(scopes.begin(), scopes.end());
   scopes.erase(std::unique(scopes.begin(), scopes.end()), scopes.end());
@@ -336,15 +347,22 @@ class TokenEndpoint {
     if (res.status != 200) {
       // RFC 6749 §5.2: {"error": "...", "error_description": "..."}.
       std::string detail = "token endpoint: HTTP " + std::to_string(res.status);
+      bool refused = false;
       if (body && body->is_object()) {
         const auto err = body->find("error");
-        if (err != body->end() && err->is_string()) detail += ": " + printable(err->get<std::string>(), 40);
+        if (err != body->end() && err->is_string()) {
+          detail += ": " + printable(err->get<std::string>(), 40);
+          refused = (res.status == 400 || res.status == 401) &&
+                    is_refusal(err->get_ref<const std::string&>());
+        }
         const auto desc = body->find("error_description");
         if (desc != body->end() && desc->is_string()) {
           detail += " (" + printable(desc->get<std::string>()) + ")";
         }
       }
-      return make_error(errc::http_error, detail);
+      // A refusal is for good (our credentials or request are wrong); anything else may
+      // pass, and is told apart so that nobody waits for an outage to end.
+      return make_error(refused ? errc::token_request_refused : errc::http_error, detail);
     }
     if (!body || !body->is_object()) {
       return make_error(errc::http_error, "token endpoint: the response is not a JSON object");
@@ -407,7 +425,7 @@ Result<AccessToken> ClientCredentials::token(std::string_view audience,
     }
     return endpoint_->get(std::string(audience) + "\n" + scope, params);
   } catch (const std::exception&) {
-    return make_error(errc::http_error, "token request failed");
+    return make_error(errc::internal_error, "token request failed");
   }
 }
 
@@ -445,7 +463,7 @@ Result<AccessToken> TokenExchange::exchange(const VerifiedToken& subject, std::s
                             std::string(audience) + "\n" + scope;
     return endpoint_->get(key, params, subject_exp);
   } catch (const std::exception&) {
-    return make_error(errc::http_error, "token exchange failed");
+    return make_error(errc::internal_error, "token exchange failed");
   }
 }
 

@@ -7,7 +7,7 @@
 namespace tokenpass {
 namespace {
 
-constexpr std::array<std::pair<errc, std::string_view>, 24> kNames{{
+constexpr std::array<std::pair<errc, std::string_view>, 26> kNames{{
     {errc::malformed, "malformed"},
     {errc::unsupported_alg, "unsupported_alg"},
     {errc::alg_not_allowed, "alg_not_allowed"},
@@ -32,6 +32,8 @@ constexpr std::array<std::pair<errc, std::string_view>, 24> kNames{{
     {errc::invalid_request, "invalid_request"},
     {errc::key_source_unavailable, "key_source_unavailable"},
     {errc::http_error, "http_error"},
+    {errc::internal_error, "internal_error"},
+    {errc::token_request_refused, "token_request_refused"},
 }};
 
 class Category final : public std::error_category {
@@ -94,6 +96,9 @@ int http_status(const Error& e) noexcept {
     case errc::key_source_unavailable:
     case errc::http_error:
       return 503;
+    case errc::internal_error:
+    case errc::token_request_refused:
+      return 500;
     default:
       return 401;
   }
@@ -116,6 +121,12 @@ std::string quoted(std::string_view value) {
   return out;
 }
 
+// is_server_error: the codes that are the server's trouble, not the request's.
+bool is_server_error(errc code) {
+  return code == errc::key_source_unavailable || code == errc::http_error ||
+         code == errc::internal_error || code == errc::token_request_refused;
+}
+
 std::string_view description(errc code) {
   switch (code) {
     case errc::invalid_request:
@@ -136,7 +147,7 @@ std::string_view description(errc code) {
 std::optional<std::string> www_authenticate(const Error& e, std::string_view realm,
                                             const std::vector<std::string>& scopes,
                                             bool with_description) {
-  if (e.code == errc::key_source_unavailable || e.code == errc::http_error) return std::nullopt;
+  if (is_server_error(e.code)) return std::nullopt;
   std::string out = "Bearer realm=" + quoted(realm);
   // RFC 6750 §3.1: a request without any authentication gets no error code.
   if (e.code == errc::no_token) return out;

@@ -53,9 +53,13 @@ Result<std::string> Issuer::issue(const ClaimsBuilder& claims) const {
     sign.alg = options_.alg;
     sign.typ = options_.typ;
     return sign_jws(key_, c.to_string(), sign);
+  } catch (const nlohmann::json::type_error&) {
+    // Claims that json::dump refuses (strings that are not UTF-8) are bad input.
+    internal::clear_openssl_errors();
+    return make_error(errc::malformed, "claim values must be valid UTF-8");
   } catch (const std::exception&) {
     internal::clear_openssl_errors();
-    return make_error(errc::malformed, "internal error while issuing");
+    return make_error(errc::internal_error, "internal error while issuing");
   }
 }
 

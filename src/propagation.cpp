@@ -123,7 +123,7 @@ Result<RequestContext> TokenResolver::resolve(const HeaderLookup& headers) const
     }
     return ctx;
   } catch (const std::exception&) {
-    return make_error(errc::invalid_request, "the request's headers could not be read");
+    return make_error(errc::internal_error, "the request's headers could not be read");
   }
 }
 
@@ -223,7 +223,7 @@ Result<HttpHeaders> Outbound::headers_for(std::string_view destination,
     }
     return out;
   } catch (const std::exception&) {
-    return make_error(errc::http_error, "outbound headers could not be made");
+    return make_error(errc::internal_error, "outbound headers could not be made");
   }
 }
 

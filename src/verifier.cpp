@@ -474,6 +474,7 @@ Result<VerifiedToken> Verifier::verify_unguarded(std::string_view compact) const
 Result<VerifiedToken> Verifier::verify_full(std::string_view compact, std::size_t hash) const {
   internal::ParsedJws parsed;
   if (auto ok = internal::parse_jws(compact, jws_options_, parsed); !ok) return ok.error();
+  const JsonLimits limits = internal::token_limits(policy_.json_limits, policy_.max_token_size);
   KeyQuery query;
   query.kid = parsed.kid;
   query.has_kid = parsed.has_kid;
@@ -481,7 +482,7 @@ Result<VerifiedToken> Verifier::verify_full(std::string_view compact, std::size_
   if (keys_->wants_issuer()) {
     // The source picks keys by issuer, so `iss` is read before the signature holds. It
     // only selects among configured issuers, and must equal the verified `iss` below.
-    auto hint = internal::peek_issuer(parsed, policy_.json_limits);
+    auto hint = internal::peek_issuer(parsed, limits);
     if (!hint) return hint.error();
     issuer_hint = std::move(*hint);
     query.issuer = issuer_hint;
@@ -505,9 +506,9 @@ Result<VerifiedToken> Verifier::verify_full(std::string_view compact, std::size_
   auto data = std::make_shared<internal::TokenData>();
   internal::ClaimsData& claims = data->claims;
   claims.text = std::string(parsed.payload);
-  if (internal::scan_claims(claims.text, policy_.json_limits, claims.reg)) {
+  if (internal::scan_claims(claims.text, limits, claims.reg)) {
     claims.lazy = true;
-  } else if (auto ok = internal::parse_claims_slow(claims, policy_.json_limits); !ok) {
+  } else if (auto ok = internal::parse_claims_slow(claims, limits); !ok) {
     return ok.error();
   }
   if (keys_->wants_issuer() && (!claims.reg.iss || *claims.reg.iss != issuer_hint)) {
@@ -535,7 +536,7 @@ Result<VerifiedToken> Verifier::verify(std::string_view compact) const {
     return verify_unguarded(compact);
   } catch (const std::exception&) {
     internal::clear_openssl_errors();
-    return make_error(errc::malformed, "internal error while verifying");
+    return make_error(errc::internal_error, "internal error while verifying");
   }
 }
 

@@ -407,6 +407,24 @@ TEST_CASE("a response without access_token or token_type is http_error", "[oauth
   CHECK(cc.stats().failures == 1);
 }
 
+TEST_CASE("a response with anything but white space after its JSON is http_error",
+          "[oauth][parse]") {
+  const std::string good = R"({"access_token":"at","token_type":"Bearer","expires_in":60})";
+  for (const std::string& tail :
+       {std::string(1, '\0'), std::string("\0{}", 3), std::string(" x"), std::string("{}")}) {
+    TestClock clock;
+    TokenServer server;
+    server.respond(fixed(200, good + tail));
+    ClientCredentials cc(options_for(server, clock), http());
+    CHECK(error_of(cc.token()) == errc::http_error);
+  }
+  TestClock clock;
+  TokenServer server;
+  server.respond(fixed(200, good + " \r\n\t"));
+  ClientCredentials cc(options_for(server, clock), http());
+  CHECK(error_of(cc.token()) == errc{});
+}
+
 TEST_CASE("a response that is not a JSON object is http_error", "[oauth][parse]") {
   TestClock clock;
   TokenServer server;
@@ -452,28 +470,64 @@ TEST_CASE("a response without expires_in lives default_lifetime", "[oauth][parse
 
 // ---- RFC 6749 §5.2 errors ---------------------------------------------------------
 
-TEST_CASE("a 400 invalid_scope error is http_error whose detail names it", "[oauth][errors]") {
+TEST_CASE("a 400 invalid_scope error is token_request_refused whose detail names it",
+          "[oauth][errors]") {
   TestClock clock;
   TokenServer server;
   server.respond(fixed(400, R"({"error":"invalid_scope","error_description":"scope admin not allowed"})"));
   ClientCredentials cc(options_for(server, clock), http());
   auto r = cc.token("orders-api", {"admin"});
-  REQUIRE(error_of(r) == errc::http_error);
+  REQUIRE(error_of(r) == errc::token_request_refused);
+  CHECK(tokenpass::http_status(r.error()) == 500);
   CHECK(contains(r.error().detail, "400"));
   CHECK(contains(r.error().detail, "invalid_scope"));
   CHECK(contains(r.error().detail, "scope admin not allowed"));
   CHECK(cc.stats().failures == 1);
 }
 
-TEST_CASE("a 401 invalid_client error is http_error whose detail names it", "[oauth][errors]") {
+TEST_CASE("a 401 invalid_client error is token_request_refused whose detail names it",
+          "[oauth][errors]") {
   TestClock clock;
   TokenServer server;
   server.respond(fixed(401, R"({"error":"invalid_client"})"));
   ClientCredentials cc(options_for(server, clock), http());
   auto r = cc.token();
-  REQUIRE(error_of(r) == errc::http_error);
+  REQUIRE(error_of(r) == errc::token_request_refused);
   CHECK(contains(r.error().detail, "401"));
   CHECK(contains(r.error().detail, "invalid_client"));
+}
+
+TEST_CASE("every RFC 6749 5.2 refusal is token_request_refused; an outage is http_error",
+          "[oauth][errors]") {
+  // A refusal will be refused again (wrong credentials or configuration: 500); an outage
+  // or an answer outside the protocol may pass later (503).
+  for (const char* code : {"invalid_request", "invalid_client", "invalid_grant",
+                           "unauthorized_client", "unsupported_grant_type", "invalid_scope",
+                           "invalid_target"}) {
+    TestClock clock;
+    TokenServer server;
+    server.respond(fixed(400, json{{"error", code}}.dump()));
+    ClientCredentials cc(options_for(server, clock), http());
+    INFO(code);
+    CHECK(error_of(cc.token()) == errc::token_request_refused);
+  }
+  struct Outage {
+    int status;
+    const char* body;
+  };
+  for (const Outage& o : {Outage{503, R"({"error":"temporarily_unavailable"})"},
+                          Outage{500, R"({"error":"invalid_client"})"},
+                          Outage{400, R"({"error":"slow_down"})"}, Outage{400, "not json"},
+                          Outage{429, R"({"error":"invalid_scope"})"}}) {
+    TestClock clock;
+    TokenServer server;
+    server.respond(fixed(o.status, o.body));
+    ClientCredentials cc(options_for(server, clock), http());
+    auto r = cc.token();
+    INFO(o.status << " " << o.body);
+    CHECK(error_of(r) == errc::http_error);
+    if (!r) CHECK(tokenpass::http_status(r.error()) == 503);
+  }
 }
 
 TEST_CASE("error details never contain the client secret or a token", "[oauth][errors][secrets]") {
@@ -491,7 +545,7 @@ TEST_CASE("error details never contain the client secret or a token", "[oauth][e
   opts.auth = auth;
   ClientCredentials cc(opts, http());
   auto r = cc.token("orders-api");
-  REQUIRE(error_of(r) == errc::http_error);
+  REQUIRE((error_of(r) == errc::http_error || error_of(r) == errc::token_request_refused));
   const std::string& d = r.error().detail;
   CAPTURE(d);
   CHECK_FALSE(contains(d, kSecret));
@@ -755,16 +809,16 @@ TEST_CASE("after a failure the next request waits for the back-off, then a succe
   CHECK(server.requests() == 6);
 }
 
-TEST_CASE("a failure with no valid token is http_error, repeated without a request during back-off",
+TEST_CASE("a failure with no valid token is repeated without a request during back-off",
           "[oauth][failure][backoff]") {
   TestClock clock;
   TokenServer server;
   server.respond(fixed(400, R"({"error":"invalid_scope"})"));
   ClientCredentials cc(options_for(server, clock), http());
   auto first = cc.token("orders-api", {"admin"});
-  REQUIRE(error_of(first) == errc::http_error);
+  REQUIRE(error_of(first) == errc::token_request_refused);
   auto again = cc.token("orders-api", {"admin"});
-  REQUIRE(error_of(again) == errc::http_error);
+  REQUIRE(error_of(again) == errc::token_request_refused);
   CHECK(again.error().detail == first.error().detail);
   CHECK(server.requests() == 1);
   CHECK(cc.stats().failures == 1);
@@ -942,7 +996,7 @@ TEST_CASE("TokenExchange error details never contain the subject token",
   const auto user = subjects.user("user-1");
   TokenExchange tx(options_for(server, clock), http());
   auto r = tx.exchange(user, "billing-api");
-  REQUIRE(error_of(r) == errc::http_error);
+  REQUIRE(error_of(r) == errc::token_request_refused);
   CHECK(contains(r.error().detail, "invalid_target"));
   CHECK_FALSE(contains(r.error().detail, user.compact()));
   CHECK_FALSE(contains(r.error().detail, tp_test::split(user.compact()).signature));

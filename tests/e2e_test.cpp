@@ -179,12 +179,13 @@ TEST_CASE("product needs billing's service token besides the user's", "[e2e]") {
   CHECK(shop.post(shop.hop("product"), headers).status == 403);
 }
 
-TEST_CASE("a token service that refuses billing's credentials is a 503 along the chain", "[e2e]") {
+TEST_CASE("a token service that refuses billing's credentials is a 500 along the chain", "[e2e]") {
+  // invalid_client is billing's own misconfiguration, not an outage to wait out (503).
   ShopFixture shop("not-the-secret");
   const std::string user = shop.login("alice", "wonderland");
   const Reply r = shop.post(shop.gateway->url() + "/orders", ShopFixture::bearer(user));
-  CHECK(r.status == 503);
-  CHECK(r.body["error"] == "http_error");
+  CHECK(r.status == 500);
+  CHECK(r.body["error"] == "token_request_refused");
   CHECK(r.challenge.empty());
   CHECK(shop.billing->credentials().stats().failures == 1);
 }
@@ -217,5 +218,6 @@ TEST_CASE("token exchange gives a token for another audience that keeps the user
   // A scope the user does not hold cannot be had by exchange.
   tokenpass::Outbound greedy = tokenpass::Outbound::exchange(exchange);
   greedy.allow("billing", {"billing", {"admin"}});
-  CHECK(greedy.headers_for("billing", *at_gateway).error().code == tokenpass::errc::http_error);
+  CHECK(greedy.headers_for("billing", *at_gateway).error().code ==
+        tokenpass::errc::token_request_refused);
 }

@@ -270,27 +270,59 @@ TEST_CASE("an array of 1000 elements verifies and 1001 is too_large", "[limits][
   CHECK(verify_code(mac_token(header, eleven), p) == errc::too_large);
 }
 
-TEST_CASE("a string or member name of 16384 bytes verifies and 16385 is too_large",
+TEST_CASE("in a token, strings are bounded by the token size limit, not by max_string",
           "[limits][json][jws]") {
+  // Issue 13 item 4: a token within max_token_size is never too_large because of an
+  // inner limit. A 40 KB string is well over JsonLimits::max_string (16384).
   REQUIRE(tokenpass::JsonLimits{}.max_string == 16384);
   const std::string payload = claims().dump();
   const auto value = [](std::size_t n) { return "\"x\":\"" + std::string(n, 'v') + "\""; };
   const auto name = [](std::size_t n) { return "\"" + std::string(n, 'n') + "\":0"; };
-  CHECK(verify_code(mac_token(header_with(value(16384)), payload)) == errc{});
-  CHECK(verify_code(mac_token(header_with(value(16385)), payload)) == errc::too_large);
-  CHECK(verify_code(mac_token(header_with(name(16384)), payload)) == errc{});
-  CHECK(verify_code(mac_token(header_with(name(16385)), payload)) == errc::too_large);
+  CHECK(verify_code(mac_token(header_with(value(40000)), payload)) == errc{});
+  CHECK(verify_code(mac_token(header_with(name(40000)), payload)) == errc{});
+  json big = claims();
+  big["note"] = std::string(40000, 'c');  // a 64 KiB token holding one 40 KB claim
+  const std::string header = header_with(R"("typ":"JWT")");
+  const std::string token = mac_token(header, big.dump());
+  REQUIRE(token.size() < tokenpass::kDefaultMaxTokenSize);
+  CHECK(verify_code(token) == errc{});
+  tokenpass::JwsVerifyOptions o;
+  CHECK(error_of(tokenpass::verify_jws(token, hs256(), o)) == errc{});
+  CHECK(error_of(tokenpass::decode_unverified(token)) == errc{});
+  // Through the strict path too (a claim the scanner leaves to the full parser).
+  json escaped = big;
+  escaped["esc"] = "a\"b";
+  CHECK(verify_code(mac_token(header, escaped.dump())) == errc{});
 
-  // In the claims too, and under a smaller configured limit.
+  // A larger token limit takes the strings with it: a 70,000-byte token under 100,000.
+  json huge = claims();
+  huge["note"] = std::string(52000, 'c');
+  const std::string t70 = mac_token(header, huge.dump());
+  REQUIRE(t70.size() > tokenpass::kDefaultMaxTokenSize);
+  REQUIRE(t70.size() < 100000);
   tokenpass::Policy p = policy();
+  p.max_token_size = 100000;
+  CHECK(verify_code(t70, p) == errc{});
+  CHECK(verify_code(t70) == errc::too_large);  // over the default size limit
+
+  // A smaller configured max_string does not refuse what the size limit admits.
+  p = policy();
   p.json_limits.max_string = 64;
-  json at = claims();
-  at["sub"] = std::string(64, 's');
   json over = claims();
   over["sub"] = std::string(65, 's');
-  const std::string header = header_with(R"("typ":"JWT")");
-  CHECK(verify_code(mac_token(header, at.dump()), p) == errc{});
-  CHECK(verify_code(mac_token(header, over.dump()), p) == errc::too_large);
+  CHECK(verify_code(mac_token(header, over.dump()), p) == errc{});
+}
+
+TEST_CASE("outside tokens, a string or member name of 16384 bytes loads and 16385 is too_large",
+          "[limits][json][jwk]") {
+  json jwk = hs256().to_private_jwk();
+  jwk["x"] = std::string(16384, 'v');
+  CHECK(error_of(Key::from_jwk(std::string_view(jwk.dump()))) == errc{});
+  jwk["x"] = std::string(16385, 'v');
+  CHECK(error_of(Key::from_jwk(std::string_view(jwk.dump()))) == errc::too_large);
+  json named = hs256().to_private_jwk();
+  named[std::string(16385, 'n')] = 0;
+  CHECK(error_of(Key::from_jwk(std::string_view(named.dump()))) == errc::too_large);
 }
 
 TEST_CASE("a JWK nested 32 deep loads and 33 is too_large", "[limits][json][jwk]") {

@@ -754,12 +754,25 @@ void serve_bad(JwksServer& server, const std::string& kind) {
     server.set_jwks(json{{"keys", {tp_test::ossl::rsa_1024().public_jwk}}}.dump());
   }
   if (kind == "no keys") server.set_jwks(R"({"keys":[]})");
+  if (kind == "NUL after the JSON") {
+    const json set = {{"keys", {tp_test::public_of(tp_test::key_for(Alg::ES256)).to_public_jwk()}}};
+    server.set_jwks(set.dump() + std::string(1, '\0'));
+  }
+  if (kind == "only ROCA keys") {
+    // CVE-2017-15361: factorable moduli (tests/data/roca/make_roca.py).
+    json keys = json::array();
+    for (const auto& k : tp_test::read_data_json("roca/roca_keys.json")["fingerprinted"]) {
+      keys.push_back(json{{"kty", "RSA"}, {"kid", "roca"}, {"n", k["n"]}, {"e", k["e"]}});
+    }
+    server.set_jwks(json{{"keys", keys}}.dump());
+  }
 }
 }  // namespace
 
 TEST_CASE("a refused document keeps the old set", "[remote][limits]") {
-  const std::string kind = GENERATE(as<std::string>{}, "malformed JSON", "not a JWKS",
-                                    "over max_body_bytes", "no usable key", "no keys");
+  const std::string kind =
+      GENERATE(as<std::string>{}, "malformed JSON", "not a JWKS", "over max_body_bytes",
+               "no usable key", "no keys", "NUL after the JSON", "only ROCA keys");
   CAPTURE(kind);
   JwksServer server;
   const auto k1 = es256("k1");
@@ -781,8 +794,9 @@ TEST_CASE("a refused document keeps the old set", "[remote][limits]") {
 }
 
 TEST_CASE("a refused first document leaves no set", "[remote][limits]") {
-  const std::string kind = GENERATE(as<std::string>{}, "malformed JSON", "not a JWKS",
-                                    "over max_body_bytes", "no usable key", "no keys");
+  const std::string kind =
+      GENERATE(as<std::string>{}, "malformed JSON", "not a JWKS", "over max_body_bytes",
+               "no usable key", "no keys", "NUL after the JSON", "only ROCA keys");
   CAPTURE(kind);
   JwksServer server;
   const auto k1 = es256("k1");
@@ -907,6 +921,12 @@ TEST_CASE("from_issuer refuses metadata that is wrong or missing", "[remote][dis
   }
   SECTION("no jwks_uri: malformed") {
     server.set_document(JwksServer::kOpenIdPath, json{{"issuer", issuer}});
+    CHECK(from(issuer, rig.options) == errc::malformed);
+  }
+  SECTION("metadata followed by a NUL byte: malformed") {
+    server.set_raw_document(
+        JwksServer::kOpenIdPath,
+        json{{"issuer", issuer}, {"jwks_uri", server.jwks_url()}}.dump() + std::string(1, '\0'));
     CHECK(from(issuer, rig.options) == errc::malformed);
   }
   SECTION("metadata that is not a JSON object: malformed") {

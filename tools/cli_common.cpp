@@ -197,6 +197,8 @@ std::optional<json> parse_json_object(std::string_view text) {
     }
     return true;
   };
+  // nlohmann reads a NUL byte as the end of the input; JSON has no place for one.
+  if (text.find('\0') != std::string_view::npos) return std::nullopt;
   json j = json::parse(text.begin(), text.end(), cb, /*allow_exceptions=*/false);
   if (j.is_discarded() || duplicate || !j.is_object()) return std::nullopt;
   return j;
@@ -223,7 +225,8 @@ KeyFile load_key_file(const std::string& path) {
   KeyFile out;
   if (!body.empty() && body.front() == '{') {
     const json doc = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
-    if (doc.is_discarded()) usage_error("key file '" + path + "' is not valid JSON");
+    // nlohmann reads a NUL byte as the end of the input; JSON has no place for one.
+    if (doc.is_discarded() || body.find('\0') != std::string_view::npos) usage_error("key file '" + path + "' is not valid JSON");
     // The library parses the text again, strictly (duplicates, limits): anything it
     // refuses in what is JSON is a refused key, not an unreadable file.
     if (doc.contains("keys")) {

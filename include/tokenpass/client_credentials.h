@@ -87,9 +87,11 @@ class TOKENPASS_EXPORT ClientCredentials {
   ClientCredentials& operator=(const ClientCredentials&) = delete;
 
   // token returns a valid access token for `audience` (may be empty) and `scopes`,
-  // from the cache when it has one that is not due for refresh. Errors: http_error
-  // (the endpoint failed, answered an RFC 6749 §5.2 error, or sent no usable token)
-  // while no valid cached token exists. Thread-safe; concurrent callers for the same
+  // from the cache when it has one that is not due for refresh. Errors, while no valid
+  // cached token exists: token_request_refused (a 400 or 401 with an RFC 6749 §5.2
+  // error such as invalid_client, unauthorized_client or invalid_scope: wrong
+  // credentials or configuration); http_error (the endpoint failed or is unreachable,
+  // or sent no usable token: it may work later). Thread-safe; concurrent callers for the same
   // entry share one request.
   Result<AccessToken> token(std::string_view audience = {},
                             const std::vector<std::string>& scopes = {}) const;
@@ -110,8 +112,9 @@ class TOKENPASS_EXPORT TokenExchange {
 
   // exchange trades `subject` (a verified access token) for a token meant for
   // `audience` with `scopes`; cached per (subject token, audience, scopes) until it is
-  // due for refresh, never past the subject token's own expiry. Errors: http_error;
-  // expired when the subject token has expired. Thread-safe.
+  // due for refresh, never past the subject token's own expiry. Errors as for
+  // ClientCredentials::token (token_request_refused, http_error); expired when the
+  // subject token has expired. Thread-safe.
   Result<AccessToken> exchange(const VerifiedToken& subject, std::string_view audience,
                                const std::vector<std::string>& scopes = {}) const;
 

@@ -19,32 +19,72 @@
 namespace tokenpass {
 
 // errc: why a token, key or request was refused. Append only; values are never
-// reused; 0 is never an error. Token codes are below 100, library-only codes from 100.
+// reused; 0 is never an error. Token codes are below 100 and are the `tokenpass` CLI's
+// error codes (exit 1, `error: CODE: ...`); library-only codes start at 100.
+// For each: when it happens, and what `http_status` answers.
 enum class errc {
+  // The token is not a compact JWS (structure, base64url, JSON, duplicate members,
+  // anything after the JSON), or a JWK / JWK set / document is not well formed. 401.
   malformed = 1,
+  // The header's `alg` is no registered JWS signature algorithm; `none` in any spelling,
+  // also with an empty signature part (RFC 7515 A.5). 401.
   unsupported_alg,
+  // The token's `alg` is one the key (or the policy's `algorithms`) does not accept. 401.
   alg_not_allowed,
+  // No key has the token's `kid` (or the set is empty). 401.
   key_not_found,
+  // A key is refused: too small, off its curve, ROCA-weak, `use`/`key_ops` forbid the
+  // operation, or unreadable as a key. 401 when it is the key a token named.
   key_unusable,
+  // The signature does not verify under any candidate key. 401.
   bad_signature,
+  // now >= exp + leeway. 401.
   expired,
+  // nbf > now + leeway. 401.
   not_yet_valid,
+  // iat > now + leeway. 401.
   issued_in_future,
+  // now - iat > max_age + leeway. 401.
   too_old,
+  // `iss` missing or not accepted. 401.
   bad_issuer,
+  // `aud` missing or none of its values accepted. 401.
   bad_audience,
+  // `sub` missing or not the expected subject. 401.
   bad_subject,
+  // Header `typ` missing or not the expected type. 401.
   bad_type,
+  // A required claim is absent. 401.
   missing_claim,
+  // A claim has the wrong JSON type or range (`exp` a string, `jti` a number, ...). 401.
   bad_claim,
+  // A required scope is not granted. 403.
   insufficient_scope,
+  // `crit` names an extension the caller does not handle (so `b64:false` too). 401.
   unknown_crit,
+  // Input over a size limit: the token (before any decoding), a JSON depth or member
+  // count. 401.
   too_large,
+  // A single-use token (its `jti`) was seen before. 401.
   replayed,
+  // The request carries no token at all (RFC 6750 §3.1: a challenge without an error
+  // code). 401.
   no_token = 100,
+  // The request is malformed around the token (two Authorization headers, `Bearer`
+  // with nothing after it), or an argument or configuration is unusable. 400.
   invalid_request,
+  // No key set could be had from a remote source (fetch failed, backing off). 503.
   key_source_unavailable,
-  http_error,  // an HTTP exchange failed: connection, timeout, TLS, or a bad answer
+  // An HTTP exchange failed: connection, deadline, TLS, limits, or an answer that is
+  // not what the protocol says. 503: it may work later.
+  http_error,
+  // Our fault, not the caller's: an unexpected exception (memory, a throwing callback)
+  // or an OpenSSL failure that is not about the input. 500.
+  internal_error,
+  // A token endpoint refused our request for good (RFC 6749 §5.2 `invalid_client`,
+  // `unauthorized_client`, `invalid_scope`, ...): our credentials or configuration are
+  // wrong, and asking again will not help. 500.
+  token_request_refused,
 };
 
 // to_string returns the CLI spelling of `code` ("bad_signature"), or "unknown".
@@ -185,7 +225,7 @@ TOKENPASS_EXPORT bool is_token_error(const Error& e) noexcept;
 // http_status maps an error to the status a resource server answers with (RFC 6750
 // §3.1): 401 for no_token and every token error but insufficient_scope, 403 for
 // insufficient_scope, 400 for invalid_request, 503 for key_source_unavailable and
-// http_error.
+// http_error, 500 for internal_error and token_request_refused.
 TOKENPASS_EXPORT int http_status(const Error& e) noexcept;
 
 // www_authenticate builds the RFC 6750 §3 `WWW-Authenticate` value for `e`:
@@ -193,8 +233,9 @@ TOKENPASS_EXPORT int http_status(const Error& e) noexcept;
 // `error="invalid_token"` or `error="insufficient_scope", scope="…"` (the `scopes` the
 // resource needs). With `with_description`, an `error_description` from a fixed
 // per-code table is added; it never echoes the token or `e.detail`. Attribute values
-// are quoted and escaped. nullopt for key_source_unavailable and http_error, which are
-// the server's trouble and have no challenge.
+// are quoted and escaped. nullopt for key_source_unavailable, http_error,
+// internal_error and token_request_refused, which are the server's trouble and have no
+// challenge.
 TOKENPASS_EXPORT std::optional<std::string> www_authenticate(
     const Error& e, std::string_view realm, const std::vector<std::string>& scopes = {},
     bool with_description = false);

@@ -41,7 +41,9 @@ class TOKENPASS_EXPORT Issuer {
   // issue signs `claims` after filling in what they leave out: `iss` (always this
   // issuer's), `iat` (now), `exp` (iat + lifetime), `aud`, `jti`, `nbf` per the
   // options. The header carries alg, typ and the key's kid. Errors: malformed when a
-  // claim set by the caller has the wrong type (bad_claim rules of Claims). Thread-safe.
+  // claim set by the caller has the wrong type (bad_claim rules of Claims) or a string
+  // that is not UTF-8; internal_error when signing fails for a reason of ours (memory,
+  // OpenSSL). Thread-safe.
   Result<std::string> issue(const ClaimsBuilder& claims) const;
 
   const Key& key() const noexcept { return key_; }

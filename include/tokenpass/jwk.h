@@ -96,8 +96,8 @@ class TOKENPASS_EXPORT Key {
   // default_alg: the key's `alg`, else the first algorithm it fits (RS256 for RSA,
   // the curve's ES algorithm for EC, EdDSA for OKP, HS256/384/512 for oct by size).
   Alg default_alg() const noexcept;
-  // can_verify / can_sign: `use` is absent or "sig" and `key_ops`, when present,
-  // contains "verify" / "sign"; can_sign also needs a private key.
+  // can_verify / can_sign: `use` is absent or "sig" and `key_ops`, when present (also
+  // when it is `[]`), contains "verify" / "sign"; can_sign also needs a private key.
   bool can_verify() const noexcept;
   bool can_sign() const noexcept;
 

@@ -27,7 +27,9 @@ struct JwsAccess;
 struct LazyHeader;
 }  // namespace internal
 
-// Limits on untrusted JSON (headers, payloads, JWKs).
+// Limits on untrusted JSON (headers, payloads, JWKs). In a token's header and payload
+// a string may be as long as the token's size limit allows (`max_token_size`, when that
+// is larger than `max_string`): the size limit the user sets is the one that counts.
 struct JsonLimits {
   std::size_t max_depth = 32;       // nesting of arrays and objects
   std::size_t max_members = 1000;   // members of one object, elements of one array
@@ -116,19 +118,21 @@ TOKENPASS_EXPORT Result<std::string> sign_jws(const Key& key, std::string_view p
 
 // verify_jws checks `compact` against `key` or `keys` (kid selection, else every key
 // whose type and algorithm fit, in order). It does not throw. Errors, in the order
-// they are checked: too_large, malformed (structure, base64url, header JSON),
-// unsupported_alg, unknown_crit, bad_type, key_not_found, alg_not_allowed,
-// key_unusable, bad_signature, then malformed for a payload that is not canonical
-// base64url. Leading and trailing white space around the token is ignored (up to
-// 4 KiB of it; more is too_large).
+// they are checked: too_large, malformed (structure, header base64url and JSON),
+// unsupported_alg (`none` in any spelling, whatever its signature part), malformed (an
+// empty or non-canonical signature part), unknown_crit, bad_type, key_not_found,
+// alg_not_allowed, key_unusable, bad_signature, then malformed for a payload that is
+// not canonical base64url; internal_error when OpenSSL itself fails (memory).
+// Leading and trailing white space around the token is ignored (up to 4 KiB of it;
+// more is too_large).
 // Thread-safe.
 TOKENPASS_EXPORT Result<VerifiedJws> verify_jws(std::string_view compact, const Key& key,
                                                 const JwsVerifyOptions& options = {});
 TOKENPASS_EXPORT Result<VerifiedJws> verify_jws(std::string_view compact, const KeySet& keys,
                                                 const JwsVerifyOptions& options = {});
 
-// decode_unverified splits and decodes `compact` WITHOUT checking its signature.
-// Errors: too_large, malformed.
+// decode_unverified splits and decodes `compact` WITHOUT checking its signature (which
+// may be empty, as in an unsecured JWS) or its alg. Errors: too_large, malformed.
 TOKENPASS_EXPORT Result<UnverifiedJws> decode_unverified(
     std::string_view compact, std::size_t max_token_size = kDefaultMaxTokenSize);
 

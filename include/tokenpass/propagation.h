@@ -118,8 +118,9 @@ class TOKENPASS_EXPORT Outbound {
   // headers_for returns the headers for a call to `destination` on behalf of `caller`
   // (null when there is no end user: service-token policies only). Errors:
   // invalid_request (destination not allowed, or a caller is needed and missing);
-  // expired (the caller's token has expired: it is never sent on); http_error (no
-  // service or exchanged token could be had). Never throws.
+  // expired (the caller's token has expired: it is never sent on); http_error or
+  // token_request_refused (no service or exchanged token could be had, as
+  // ClientCredentials::token says). Never throws.
   Result<HttpHeaders> headers_for(std::string_view destination,
                                   const VerifiedToken* caller) const;
   Result<HttpHeaders> headers_for(std::string_view destination,

@@ -161,7 +161,9 @@ class TOKENPASS_EXPORT Verifier {
   // key_unusable), signature (bad_signature), then the claims, parsed only now:
   // malformed, bad_claim, missing_claim, expired, not_yet_valid, issued_in_future,
   // too_old, bad_issuer, bad_audience, bad_subject, insufficient_scope, and whatever the
-  // custom checks return. With `Policy::cache`, a token verified before is answered
+  // custom checks return. internal_error (500) when something fails that is not the
+  // token's fault: an exception from a custom check, the clock or memory, or OpenSSL's
+  // own failure. With `Policy::cache`, a token verified before is answered
   // from the cache after the claim rules (see TokenCacheOptions). Thread-safe; no lock
   // is held across a signature or claim check (the cache's shards are locked only to
   // look up, insert or drop an entry).

@@ -3,6 +3,7 @@
 #include <array>
 #include <cstdint>
 #include <cstring>
+#include <new>
 #include <string>
 #include <utility>
 #include <vector>
@@ -105,13 +106,20 @@ class StrictBuilder {
 }  // namespace
 
 Result<nlohmann::json> parse_json(std::string_view text, const JsonLimits& limits) {
+  // JSON has no place for a raw NUL byte (RFC 8259 §2, §7), but nlohmann's lexer reads
+  // one as the end of the input, so that `{"alg":"HS256"}` NUL anything would parse.
+  if (std::memchr(text.data(), '\0', text.size()) != nullptr) {
+    return make_error(errc::malformed, "NUL byte in JSON text");
+  }
   StrictBuilder builder(limits);
   bool ok = false;
   try {
     ok = json::sax_parse(text.begin(), text.end(), &builder, json::input_format_t::json, true);
+  } catch (const std::bad_alloc&) {
+    // Memory is not the text's fault.
+    return make_error(errc::internal_error, "out of memory while parsing JSON");
   } catch (const std::exception&) {
-    // sax_parse reports syntax errors through parse_error; anything thrown here is
-    // a resource failure, reported the same way rather than escaping.
+    // sax_parse reports syntax errors through parse_error; nothing else is expected.
     ok = false;
   }
   if (!ok) {

@@ -19,8 +19,9 @@ namespace tokenpass::internal {
 
 struct RegisteredClaims;
 
-// parse_json: malformed for invalid JSON (including invalid UTF-8) or duplicate
-// member names; too_large when a limit is passed. Never throws.
+// parse_json: malformed for invalid JSON (including invalid UTF-8, and anything but
+// white space after the value) or duplicate member names; too_large when a limit is
+// passed; internal_error when memory runs out (no verdict on the text). Never throws.
 Result<nlohmann::json> parse_json(std::string_view text, const JsonLimits& limits);
 
 // SimpleHeader: what parse_simple_header reads from a JWS protected header.

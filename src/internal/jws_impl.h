@@ -51,6 +51,15 @@ inline bool over_size_limit(std::string_view compact, std::size_t max_size) noex
   return compact.size() > max_size && compact.size() - max_size > kMaxSurroundingSpace;
 }
 
+// token_limits: the JSON limits for a token's header and payload. No string in them can
+// be longer than the token, and the token's size limit is the one the user sets: a
+// string limit below it would refuse tokens that the size limit admits. Depth and
+// member counts stay as given.
+inline JsonLimits token_limits(JsonLimits limits, std::size_t max_token_size) noexcept {
+  if (limits.max_string < max_token_size) limits.max_string = max_token_size;
+  return limits;
+}
+
 // ScratchBuffer: N bytes on the stack, or the heap for more.
 template <std::size_t N>
 class ScratchBuffer {

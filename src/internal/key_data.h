@@ -42,6 +42,7 @@ struct KeyData {
   std::optional<Alg> alg;
   std::string use;
   std::vector<std::string> key_ops;
+  bool has_key_ops = false;  // the JWK has "key_ops" (possibly [])
   std::optional<std::string> x5t_s256;
   mutable PreparedContexts prepared;
 

@@ -1,6 +1,7 @@
 #include "internal/openssl.h"
 
 #include <array>
+#include <atomic>
 #include <stdexcept>
 
 #include <openssl/crypto.h>
@@ -12,53 +13,71 @@ namespace tokenpass::internal {
 SharedPkey share(PkeyPtr key) { return SharedPkey(key.release(), EVP_PKEY_free); }
 
 namespace {
-struct Digests {
-  EVP_MD* sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  EVP_MD* sha384 = EVP_MD_fetch(nullptr, "SHA384", nullptr);
-  EVP_MD* sha512 = EVP_MD_fetch(nullptr, "SHA512", nullptr);
-  EVP_MAC* hmac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
-  // Kept for the life of the process: keys and contexts made from them may outlive
-  // any destructor order we could choose.
-};
-const Digests& digests() {
-  static const Digests d;
-  return d;
+
+// The fetched algorithms, kept for the life of the process: keys and contexts made from
+// them may outlive any destructor order we could choose. A fetch that fails (memory) is
+// not remembered: the next call tries again.
+std::atomic<EVP_MD*> g_sha256{nullptr};
+std::atomic<EVP_MD*> g_sha384{nullptr};
+std::atomic<EVP_MD*> g_sha512{nullptr};
+std::atomic<EVP_MAC*> g_hmac{nullptr};
+
+template <class T, T* (*Fetch)(OSSL_LIB_CTX*, const char*, const char*), void (*Free)(T*)>
+T* fetched(std::atomic<T*>& slot, const char* name) noexcept {
+  if (T* ready = slot.load(std::memory_order_acquire)) return ready;
+  T* fresh = Fetch(nullptr, name, nullptr);
+  if (fresh == nullptr) {
+    clear_openssl_errors();
+    return nullptr;
+  }
+  return publish<T, Free>(slot, fresh);
 }
+
 }  // namespace
 
-const EVP_MD* digest_for(Alg alg) noexcept {
-  const Digests& d = digests();
+const char* digest_name(Alg alg) noexcept {
   switch (alg) {
     case Alg::HS256:
     case Alg::RS256:
     case Alg::PS256:
     case Alg::ES256:
     case Alg::ES256K:
-      return d.sha256;
+      return "SHA256";
     case Alg::HS384:
     case Alg::RS384:
     case Alg::PS384:
     case Alg::ES384:
-      return d.sha384;
+      return "SHA384";
     case Alg::HS512:
     case Alg::RS512:
     case Alg::PS512:
     case Alg::ES512:
-      return d.sha512;
+      return "SHA512";
     default:
       return nullptr;
   }
 }
 
-EVP_MAC* hmac_mac() noexcept { return digests().hmac; }
+const EVP_MD* digest_for(Alg alg) noexcept {
+  const char* name = digest_name(alg);
+  if (name == nullptr) return nullptr;
+  std::atomic<EVP_MD*>& slot = name[3] == '2' ? g_sha256 : name[3] == '3' ? g_sha384 : g_sha512;
+  return fetched<EVP_MD, EVP_MD_fetch, EVP_MD_free>(slot, name);
+}
 
-const char* digest_name(Alg alg) noexcept {
-  const EVP_MD* md = digest_for(alg);
-  const Digests& d = digests();
-  return md == nullptr ? nullptr : md == d.sha256 ? "SHA256" : md == d.sha384 ? "SHA384" : "SHA512";
+EVP_MAC* hmac_mac() noexcept {
+  return fetched<EVP_MAC, EVP_MAC_fetch, EVP_MAC_free>(g_hmac, "HMAC");
 }
 
 void clear_openssl_errors() noexcept { ERR_clear_error(); }
+
+bool clear_openssl_errors_fatal() noexcept {
+  bool fatal = false;
+  while (const unsigned long e = ERR_get_error()) {
+    if (ERR_FATAL_ERROR(e) || ERR_GET_REASON(e) == ERR_R_MALLOC_FAILURE) fatal = true;
+  }
+  return fatal;
+}
 
 std::string random_bytes(std::size_t n) {
   std::string out(n, '\0');

@@ -1,6 +1,7 @@
 // OpenSSL RAII handles and small helpers. Never included from a public header.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -36,15 +37,30 @@ using EcdsaSigPtr = std::unique_ptr<ECDSA_SIG, Deleter<ECDSA_SIG_free>>;
 using ParamBldPtr = std::unique_ptr<OSSL_PARAM_BLD, Deleter<OSSL_PARAM_BLD_free>>;
 using ParamPtr = std::unique_ptr<OSSL_PARAM, Deleter<OSSL_PARAM_free>>;
 
+// publish stores a freshly made object in an empty slot, or, when another thread was
+// first, frees it and returns the other one.
+template <class T, void (*Free)(T*)>
+T* publish(std::atomic<T*>& slot, T* fresh) noexcept {
+  T* expected = nullptr;
+  if (slot.compare_exchange_strong(expected, fresh, std::memory_order_acq_rel,
+                                   std::memory_order_acquire)) {
+    return fresh;
+  }
+  Free(fresh);
+  return expected;
+}
+
 // Shared ownership of an EVP_PKEY (keys copy their metadata, not the key).
 using SharedPkey = std::shared_ptr<EVP_PKEY>;
 SharedPkey share(PkeyPtr key);
 
 // digest_for: the message digest of `alg`, fetched once per process (EVP_MD_fetch
-// costs ~170 ns, too much for every call); null for EdDSA, which hashes internally.
+// costs ~170 ns, too much for every call); null for EdDSA, which hashes internally,
+// and null when the fetch failed (memory; the next call fetches again).
 const EVP_MD* digest_for(Alg alg) noexcept;
 
-// hmac_mac: the HMAC algorithm, fetched once per process like the digests.
+// hmac_mac: the HMAC algorithm, fetched once per process like the digests; null when
+// the fetch failed.
 EVP_MAC* hmac_mac() noexcept;
 
 // digest_name: "SHA256", "SHA384" or "SHA512" for `alg`; null for EdDSA.
@@ -53,6 +69,11 @@ const char* digest_name(Alg alg) noexcept;
 // clear_openssl_errors empties this thread's OpenSSL error queue, so that a failure
 // we handled does not surface in an unrelated later call.
 void clear_openssl_errors() noexcept;
+
+// clear_openssl_errors_fatal empties the queue as clear_openssl_errors does and says
+// whether it held a fatal error (memory exhausted, an internal error): a failure of
+// OpenSSL itself, not a verdict on the input.
+bool clear_openssl_errors_fatal() noexcept;
 
 // random_bytes: `n` bytes from OpenSSL's CSPRNG. Throws std::runtime_error if the
 // generator fails, which only happens when the system has no entropy source.

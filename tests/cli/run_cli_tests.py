@@ -22,6 +22,12 @@ ALL_ALGS = ["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS38
             "ES256", "ES384", "ES512", "ES256K", "EdDSA"]
 
 
+# RFC 7515 Appendix A.5 (RFC 7519 §6.1): an unsecured JWS, its signature part empty.
+RFC7515_A5 = ("eyJhbGciOiJub25lIn0"
+              ".eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ"
+              ".")
+
+
 def is_json(pred=lambda j: True):
     return lambda out: pred(json.loads(out))
 
@@ -415,6 +421,15 @@ def rule1_keys(t, tmp, keys):
     verify(t, "rule 1: key_ops without verify is key_unusable", tok,
            write(tmp, "ops.jwk", keys.k["ES256"].jwk(False, kid="ES256", key_ops=["sign"])),
            exit=1, code="key_unusable")
+    verify(t, "rule 1: key_ops [] is key_unusable", tok,
+           write(tmp, "ops0.jwk", keys.k["ES256"].jwk(False, kid="ES256", key_ops=[])),
+           exit=1, code="key_unusable")
+    verify(t, "rule 1: key_ops [] on an oct key is key_unusable", keys.token("HS256"),
+           write(tmp, "ops0-oct.jwk", keys.k["HS256"].jwk(kid="HS256", key_ops=[])),
+           exit=1, code="key_unusable")
+    jwk_text = open(keys.pub("ES256"), "rb").read()
+    verify(t, "rule 1: a key file with a NUL byte after its JSON is exit 2", tok,
+           write(tmp, "nul.jwk", jwk_text.rstrip() + b"\x00"), exit=2)
     verify(t, "rule 1: key_ops with verify is fine", tok,
            write(tmp, "ops2.jwk", keys.k["ES256"].jwk(False, kid="ES256", key_ops=["verify"])))
     verify(t, "rule 1: use=sig is fine", tok,
@@ -424,6 +439,10 @@ def rule1_keys(t, tmp, keys):
     verify(t, "rule 1: JWK alg none is key_unusable", tok,
            write(tmp, "algnone.jwk", keys.k["ES256"].jwk(False, alg="none")), exit=1,
            code="key_unusable")
+    roca = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "roca",
+                        "roca_public.pem")
+    verify(t, "rule 1: an RSA key with the ROCA fingerprint is key_unusable", keys.token("RS256"),
+           roca, exit=1, code="key_unusable")
     verify(t, "rule 1: a JWK set whose every key is refused is key_unusable", tok,
            write(tmp, "allbad.jwks", {"keys": [small.jwk(False, kid="ES256")]}), exit=1,
            code="key_unusable")
@@ -521,8 +540,8 @@ def rule3_algorithms(t, tmp, keys):
            keys.pem("RS256"), exit=1, code="alg_not_allowed")
     for bad in ["none", "None", "NONE", "nOnE"]:
         tok = b64e(json.dumps({"alg": bad, "typ": "JWT"})) + "." + b64e('{"exp":%d}' % (NOW + 9)) + "."
-        verify(t, "rule 3: alg %r (empty signature) is refused" % bad, tok, keys.pub("ES256"),
-               exit=1, code="malformed")
+        verify(t, "rule 3: alg %r (empty signature) is unsupported_alg" % bad, tok,
+               keys.pub("ES256"), exit=1, code="unsupported_alg")
         tok2 = tok + b64e(b"sig")
         verify(t, "rule 3: alg %r is unsupported_alg" % bad, tok2, keys.pub("ES256"), exit=1,
                code="unsupported_alg")
@@ -755,6 +774,32 @@ def rule8_input(t, tmp, keys):
          b64d(s[:-1] + last[v ^ 1]) == b64d(s))
     verify(t, "rule 8: non-zero trailing bits are malformed", bad_bits, k, exit=1,
            code="malformed")
+    # Nothing but JSON white space after the header's or the claims' JSON.
+    header, claims = b'{"alg":"ES256","kid":"ES256"}', b'{"exp":%d}' % (NOW + 9)
+    for name, hdr in [("NUL after the header", header + b"\x00"),
+                      ("NUL and more after the header", header + b"\x00{}"),
+                      ("text after the header", header + b" x")]:
+        bad = jws(keys.k["ES256"], "ES256", claims, raw_header=hdr)
+        verify(t, "rule 8: %s is malformed" % name, bad, k, exit=1, code="malformed")
+        verify(t, "rule 8: %s is malformed (--payload-only)" % name, bad, k, "--payload-only",
+               exit=1, code="malformed")
+    for name, body in [("NUL after the claims", claims + b"\x00"),
+                       ("NUL and more after the claims", claims + b'\x00{"sub":"x"}')]:
+        bad = jws(keys.k["ES256"], "ES256", body, raw_header=header)
+        verify(t, "rule 8: %s is malformed" % name, bad, k, exit=1, code="malformed")
+        verify(t, "rule 8: %s: --payload-only gives the bytes as they are" % name, bad, k,
+               "--payload-only", expect=lambda o, body=body: o == body)
+    verify(t, "rule 8: white space after the JSON is fine",
+           jws(keys.k["ES256"], "ES256", b'{"exp":%d} \r\n' % (NOW + 9),
+               raw_header=b'{"alg":"ES256","kid":"ES256"}\n'), k)
+    # One size limit: a long claim string is fine while the token is within the limit.
+    long_claim = keys.token("ES256", claims={"exp": NOW + 9, "note": "x" * 40000})
+    t.ok("rule 8: the 40 KB claim token is under 64 KiB", len(long_claim) < 65536, len(long_claim))
+    verify(t, "rule 8: a 40 KB claim string within 64 KiB verifies", long_claim, k)
+    seventy = keys.token("ES256", claims={"exp": NOW + 9, "note": "x" * 52000})
+    t.ok("rule 8: the 70,000-byte token", 65536 < len(seventy) < 100000, len(seventy))
+    verify(t, "rule 8: a 70,000-byte token under --max-size 100000 verifies", seventy, k,
+           "--max-size", "100000")
     big = keys.token("ES256", claims={"exp": NOW + 9, "pad": ["x" * 10000] * 5})
     verify(t, "rule 8: over 64 KiB is too_large", big, k, exit=1, code="too_large")
     verify(t, "rule 8: --max-size raises the limit", big, k, "--max-size", "200000")
@@ -825,6 +870,12 @@ def rule9_header(t, tmp, keys):
         verify(t, "rule 9: alg none is unsupported_alg" + sfx,
                b64e('{"alg":"none"}') + "." + b64e("{}") + "." + b64e("x"), k, *mode, exit=1,
                code="unsupported_alg")
+        for none in ["none", "None", "NONE"]:
+            verify(t, "rule 3: alg %s with an empty signature is unsupported_alg%s" % (none, sfx),
+                   b64e('{"alg":"%s"}' % none) + "." + b64e('{"exp":%d}' % (NOW + 9)) + ".", k,
+                   *mode, exit=1, code="unsupported_alg")
+        verify(t, "rule 3: RFC 7515 A.5 (unsecured JWS) is unsupported_alg" + sfx, RFC7515_A5, k,
+               *mode, exit=1, code="unsupported_alg")
         verify(t, "rule 9: alg not allowed" + sfx, keys.token("ES256"), k, "--alg", "ES384",
                *mode, exit=1, code="alg_not_allowed")
         verify(t, "rule 9: bad signature" + sfx, flip_signature_bit(keys.token("ES256")), k,
@@ -876,6 +927,10 @@ def inspect(t, tmp, keys):
     raw = jws(keys.k["ES256"], "ES256", b"plain text payload")
     t.check("inspect shows a non-JSON payload as a string", ["inspect", raw], 0,
             expect=is_json(lambda j: j["payload"] == "plain text payload"))
+    rc, out, err = t.check("inspect shows an unsecured JWS (RFC 7515 A.5)", ["inspect", RFC7515_A5], 0,
+                           expect=is_json(lambda j: j["header"] == {"alg": "none"} and
+                                          j["payload"]["iss"] == "joe"))
+    t.ok("inspect warns about an unsecured JWS too", "warning" in err.lower(), err)
     t.check("inspect of alg none still decodes",
             ["inspect", b64e('{"alg":"none"}') + "." + b64e('{"a":1}') + "." + b64e("x")], 0,
             expect=is_json(lambda j: j["header"] == {"alg": "none"}))

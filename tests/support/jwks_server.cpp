@@ -109,10 +109,16 @@ void JwksServer::set_delay(std::chrono::milliseconds delay) {
 void JwksServer::set_document(const std::string& path, std::optional<nlohmann::json> doc) {
   std::lock_guard<std::mutex> g(mu_);
   if (doc) {
-    documents_[path] = std::move(*doc);
+    documents_[path] = doc->dump();
   } else {
     documents_.erase(path);
   }
+  changed();
+}
+
+void JwksServer::set_raw_document(const std::string& path, std::string body) {
+  std::lock_guard<std::mutex> g(mu_);
+  documents_[path] = std::move(body);
   changed();
 }
 
@@ -156,7 +162,7 @@ void JwksServer::handle(const httplib::Request& req, httplib::Response& res) {
     res.set_content("not found", "text/plain");
     return;
   }
-  res.set_content(doc->second.dump(), "application/json");
+  res.set_content(doc->second, "application/json");
 }
 
 // answer_jwks runs under mu_.

@@ -65,8 +65,10 @@ class JwksServer {
   // set_delay: every answer first waits this long. Any change made through this
   // class (a new delay included) ends the waits under way, and so does the destructor.
   void set_delay(std::chrono::milliseconds delay);
-  // set_document serves `doc` at `path`; nullopt makes it 404 again.
+  // set_document serves `doc` at `path`; nullopt makes it 404 again. set_raw_document
+  // serves `body` as it is (any bytes), as application/json.
   void set_document(const std::string& path, std::optional<nlohmann::json> doc);
+  void set_raw_document(const std::string& path, std::string body);
 
   // stop_listening closes the port (connections are refused); resume_listening opens
   // the same port again.
@@ -99,7 +101,7 @@ class JwksServer {
   std::uint64_t changes_ = 0;
   bool stopping_ = false;
   int waiting_ = 0;
-  std::map<std::string, nlohmann::json> documents_;
+  std::map<std::string, std::string> documents_;
   std::map<std::string, int> requests_;
   std::vector<std::pair<std::string, std::string>> last_headers_;
 
