@@ -336,3 +336,17 @@ TEST_CASE("every errc has a name, a status and a challenge rule", "[exact][error
   CHECK(tokenpass::to_string(static_cast<errc>(static_cast<int>(errc::token_request_refused) + 1)) ==
         "unknown");
 }
+
+TEST_CASE("README's error table lists every errc", "[exact][errors][docs]") {
+  const std::string readme = tp_test::read_data("../../README.md");
+  const std::size_t table = readme.find("## Error codes");
+  REQUIRE(table != std::string::npos);
+  const std::string section = readme.substr(table, readme.find("\n## ", table + 1) - table);
+  for (int v = 1; v < 200; ++v) {
+    const auto code = static_cast<errc>(v);
+    const std::string name(tokenpass::to_string(code));
+    if (name == "unknown") continue;
+    CAPTURE(name);
+    CHECK(section.find("`" + name + "`") != std::string::npos);
+  }
+}
