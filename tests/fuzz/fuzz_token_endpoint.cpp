@@ -107,7 +107,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       check(second.has_value() && second->access_token == first->access_token);
     }
   } else {
-    check(first.error().code == tokenpass::errc::http_error);
+    // A refusal (RFC 6749 §5.2 error code) only comes with a 400 or 401.
+    const int status = kStatus[flags & 3];
+    check(first.error().code == tokenpass::errc::http_error ||
+          (first.error().code == tokenpass::errc::token_request_refused &&
+           (status == 400 || status == 401)));
     check(!second.has_value());
   }
   check_form(body);
