@@ -14,6 +14,7 @@
 #include "internal/json.h"
 #include "internal/openssl.h"
 #include "tokenpass/jws.h"
+#include "tokenpass/propagation.h"
 
 namespace tokenpass {
 
@@ -329,7 +330,7 @@ class TokenEndpoint {
     Result<HttpResponse> res = make_error(errc::http_error, "not sent");
     try {
       res = http_->send(req);
-    } catch (const std::exception&) {
+    } catch (...) {
       res = make_error(errc::http_error, "the HTTP client threw");
     }
     if (!res) return make_error(errc::http_error, "token endpoint: " + res.error().detail);
@@ -378,6 +379,11 @@ class TokenEndpoint {
     // RFC 6749 §5.1: access_token and token_type are REQUIRED.
     if (!access || access->empty() || !type) {
       return make_error(errc::http_error, "token endpoint: no access_token or token_type");
+    }
+    // Security: the token goes into Authorization headers (RFC 6749 §A.12, RFC 6750
+    // §2.1: token68); anything else, CR or LF above all, would write headers of its own.
+    if (!is_b64token(*access)) {
+      return make_error(errc::http_error, "token endpoint: access_token is not token68");
     }
     out.access_token = std::move(*access);
     out.token_type = std::move(*type);

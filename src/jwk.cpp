@@ -910,31 +910,63 @@ Result<KeySet> KeySet::from_jwks(std::string_view text, std::size_t max_keys) {
   return from_jwks(*j, max_keys);
 }
 
-Result<KeySet> KeySet::from_jwks(const json& jwks, std::size_t max_keys) {
+namespace {
+
+// read_set: from_jwks, or with `public_only` from_public_jwks.
+Result<void> read_set(const json& jwks, std::size_t max_keys, bool public_only,
+                        std::vector<Key>& keys, std::vector<SkippedKey>& skipped) {
   if (!jwks.is_object()) return make_error(errc::malformed, "JWK set is not a JSON object");
   const auto it = jwks.find("keys");
   if (it == jwks.end() || !it->is_array()) {
     return make_error(errc::malformed, "JWK set has no \"keys\" array");
   }
   if (it->size() > max_keys) return make_error(errc::too_large, "JWK set holds too many keys");
-  KeySet set;
   std::size_t index = 0;
   for (const auto& member : *it) {
-    auto key = Key::from_jwk(member);
-    if (key) {
-      set.keys_.push_back(std::move(*key));
+    Result<Key> key = make_error(errc::key_unusable, "not read");
+    const auto kty = member.is_object() ? member.find("kty") : member.end();
+    if (!public_only) {
+      key = Key::from_jwk(member);
+    } else if (kty != member.end() && kty->is_string() && *kty == "oct") {
+      // Security: never loaded, so the secret is not even read.
+      key = make_error(errc::key_unusable, "a symmetric (oct) key in a public JWK set");
+    } else if (member.is_object()) {
+      // Security: a set from the network has no use for private members, and checking a
+      // private RSA exponent costs a full modular exponentiation.
+      json copy = member;
+      for (const char* m : {"d", "p", "q", "dp", "dq", "qi", "oth"}) copy.erase(m);
+      key = Key::from_jwk(copy);
     } else {
-      SkippedKey skipped;
-      skipped.index = index;
+      key = Key::from_jwk(member);
+    }
+    if (key) {
+      keys.push_back(std::move(*key));
+    } else {
+      SkippedKey skip;
+      skip.index = index;
       if (member.is_object()) {
         const auto kid = member.find("kid");
-        if (kid != member.end() && kid->is_string()) skipped.kid = kid->get<std::string>();
+        if (kid != member.end() && kid->is_string()) skip.kid = kid->get<std::string>();
       }
-      skipped.error = key.error();
-      set.skipped_.push_back(std::move(skipped));
+      skip.error = key.error();
+      skipped.push_back(std::move(skip));
     }
     ++index;
   }
+  return {};
+}
+
+}  // namespace
+
+Result<KeySet> KeySet::from_jwks(const json& jwks, std::size_t max_keys) {
+  KeySet set;
+  if (auto ok = read_set(jwks, max_keys, false, set.keys_, set.skipped_); !ok) return ok.error();
+  return set;
+}
+
+Result<KeySet> KeySet::from_public_jwks(const json& jwks, std::size_t max_keys) {
+  KeySet set;
+  if (auto ok = read_set(jwks, max_keys, true, set.keys_, set.skipped_); !ok) return ok.error();
   return set;
 }
 

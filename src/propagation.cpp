@@ -1,5 +1,6 @@
 #include "tokenpass/propagation.h"
 
+#include <algorithm>
 #include <cctype>
 #include <stdexcept>
 #include <utility>
@@ -190,6 +191,16 @@ Result<HttpHeaders> Outbound::headers_for(std::string_view destination,
       const auto exp = caller->expires_at();
       if (exp && !(NumericDate(clock_()) < *exp)) {
         return make_error(errc::expired, "the caller's token has expired");
+      }
+    }
+    // Security: a forwarded token goes only to a service it names in `aud`, so that a
+    // token meant for one service is never replayed at another by its neighbour.
+    const bool forwards = mode_ == Mode::forward || mode_ == Mode::forward_and_service_token;
+    if (forwards && !dest.forward_any_audience) {
+      const auto aud = caller->claims().audience();
+      if (std::find(aud.begin(), aud.end(), dest.audience) == aud.end()) {
+        return make_error(errc::bad_audience,
+                          "the caller's token does not name the destination's audience");
       }
     }
     HttpHeaders out;

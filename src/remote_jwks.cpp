@@ -39,26 +39,26 @@ bool scheme_allowed(std::string_view url, bool allow_http, std::string* why) {
   return true;
 }
 
-// public_jwks reads a fetched JWK set for verifying only. Security: the private
-// members of RSA, EC and OKP keys are dropped unread. A set from the network has no use
-// for them, and checking a private RSA exponent costs a full modular exponentiation
-// (about 1.5 s for 16384 bits), which a hostile set could ask for 100 times per fetch.
+// is_entity_tag: RFC 9110 §8.8.3: [ "W/" ] DQUOTE *etagc DQUOTE, etagc = %x21 /
+// %x23-7E / obs-text.
+bool is_entity_tag(std::string_view s) {
+  if (s.size() >= 2 && s[0] == 'W' && s[1] == '/') s.remove_prefix(2);
+  if (s.size() < 2 || s.front() != '"' || s.back() != '"') return false;
+  for (const char c : s.substr(1, s.size() - 2)) {
+    const auto u = static_cast<unsigned char>(c);
+    if (!(u == 0x21 || (u >= 0x23 && u <= 0x7E) || u >= 0x80)) return false;
+  }
+  return true;
+}
+
+// public_jwks reads a fetched JWK set for verifying only (KeySet::from_public_jwks:
+// private members dropped unread, oct keys never loaded).
 Result<KeySet> public_jwks(std::string_view body, std::size_t max_keys) {
   JsonLimits limits;
   limits.max_members = std::max(limits.max_members, max_keys + 1);
   auto doc = internal::parse_json(body, limits);
   if (!doc) return doc.error();
-  if (doc->is_object()) {
-    const auto keys = doc->find("keys");
-    if (keys != doc->end() && keys->is_array()) {
-      for (auto& jwk : *keys) {
-        const auto kty = jwk.is_object() ? jwk.find("kty") : jwk.end();
-        if (kty == jwk.end() || *kty == "oct") continue;
-        for (const char* m : {"d", "p", "q", "dp", "dq", "qi"}) jwk.erase(m);
-      }
-    }
-  }
-  return KeySet::from_jwks(*doc, max_keys);
+  return KeySet::from_public_jwks(*doc, max_keys);
 }
 
 // A verify reads the current set without taking the source's mutex: each thread keeps
@@ -120,6 +120,7 @@ struct RemoteJwks::State {
   std::string etag;
   bool refresh_requested = false;
   bool fetching = false;
+  bool in_send = false;  // the worker waits for the peer (HttpClient::send)
   std::uint64_t generation = 0;  // completed fetch attempts
   TimePoint last_kid_refresh = TimePoint::min();
   TimePoint next_attempt = TimePoint::min();  // back-off after failures
@@ -225,6 +226,7 @@ struct RemoteJwks::State {
       lock.unlock();
       const RemoteJwksEvent event = fetch(etag_now);
       lock.lock();
+      if (stop) return;
       fetching = false;
       ++generation;
       done_cv.notify_all();
@@ -249,11 +251,25 @@ struct RemoteJwks::State {
       std::lock_guard<std::mutex> g(mu);
       ++stats.fetches;
     }
+    {
+      std::lock_guard<std::mutex> g(mu);
+      if (stop) return {RemoteJwksEvent::Kind::fetch_failed, "stopped"};
+      in_send = true;
+    }
     Result<HttpResponse> res = make_error(errc::http_error, "not sent");
     try {
       res = http->send(req);
     } catch (const std::exception& e) {
       res = make_error(errc::http_error, std::string("HTTP client threw: ") + e.what());
+    } catch (...) {
+      res = make_error(errc::http_error, "HTTP client threw");
+    }
+    {
+      // The RemoteJwks may have been destroyed meanwhile, without waiting for this
+      // exchange: then nothing of the caller's (clock, callback) is touched again.
+      std::lock_guard<std::mutex> g(mu);
+      in_send = false;
+      if (stop) return {RemoteJwksEvent::Kind::fetch_failed, "stopped"};
     }
     const TimePoint t = now();
     if (!res) return failed(t, res.error().detail);
@@ -284,7 +300,9 @@ struct RemoteJwks::State {
       fetched_at = t;
       ttl = ttl_from(*res);
       changed_locked();
+      // Security: echoed in If-None-Match later, so only an RFC 9110 entity-tag is kept.
       etag = res->header("ETag").value_or("");
+      if (!is_entity_tag(etag)) etag.clear();
       unknown_kids.clear();
       backoff = std::chrono::seconds(0);
       next_attempt = TimePoint::min();
@@ -306,7 +324,7 @@ struct RemoteJwks::State {
 };
 
 RemoteJwks::RemoteJwks(RemoteJwksOptions options, std::shared_ptr<HttpClient> http)
-    : state_(std::make_unique<State>()) {
+    : state_(std::make_shared<State>()) {
   State& s = *state_;
   s.opt = std::move(options);
   s.http = std::move(http);
@@ -322,17 +340,26 @@ RemoteJwks::RemoteJwks(RemoteJwksOptions options, std::shared_ptr<HttpClient> ht
     throw std::invalid_argument("tokenpass::RemoteJwks: contradictory TTL or timeout options");
   }
   if (!s.opt.clock) s.opt.clock = [] { return SysClock::now(); };
-  s.worker = std::thread([&s] { s.run(); });
+  s.worker = std::thread([state = state_] { state->run(); });
 }
 
 RemoteJwks::~RemoteJwks() {
+  bool abandon = false;
   {
     std::lock_guard<std::mutex> g(state_->mu);
     state_->stop = true;
+    // A worker waiting for the peer is left to its exchange's deadline; it holds the
+    // state and touches nothing of ours when it returns. Otherwise it ends at once.
+    abandon = state_->in_send;
   }
   state_->worker_cv.notify_all();
   state_->done_cv.notify_all();
-  if (state_->worker.joinable()) state_->worker.join();
+  if (!state_->worker.joinable()) return;
+  if (abandon) {
+    state_->worker.detach();
+  } else {
+    state_->worker.join();
+  }
 }
 
 const std::string& RemoteJwks::url() const noexcept { return state_->opt.url; }
@@ -404,9 +431,10 @@ Result<std::shared_ptr<const KeySet>> RemoteJwks::keys_for(const KeyQuery& query
   }
 }
 
-Result<std::shared_ptr<RemoteJwks>> RemoteJwks::from_issuer(std::string_view issuer,
-                                                            RemoteJwksOptions options,
-                                                            std::shared_ptr<HttpClient> http) {
+namespace {
+
+Result<std::shared_ptr<RemoteJwks>> discover(std::string_view issuer, RemoteJwksOptions options,
+                                             std::shared_ptr<HttpClient> http) {
   if (!http) return make_error(errc::invalid_request, "no HttpClient");
   std::string why;
   if (!scheme_allowed(issuer, options.allow_http, &why)) {
@@ -430,7 +458,12 @@ Result<std::shared_ptr<RemoteJwks>> RemoteJwks::from_issuer(std::string_view iss
     req.headers.emplace_back("Accept", "application/json");
     req.timeout = options.timeout;
     req.max_response_bytes = options.max_body_bytes;
-    auto res = http->send(req);
+    Result<HttpResponse> res = make_error(errc::http_error, "not sent");
+    try {
+      res = http->send(req);
+    } catch (...) {
+      res = make_error(errc::http_error, candidate + ": the HTTP client threw");
+    }
     if (!res) {
       last = res.error();
       continue;
@@ -462,9 +495,25 @@ Result<std::shared_ptr<RemoteJwks>> RemoteJwks::from_issuer(std::string_view iss
     if (!scheme_allowed(options.url, options.allow_http, &why)) {
       return make_error(errc::invalid_request, "jwks_uri: " + why);
     }
-    return std::make_shared<RemoteJwks>(std::move(options), std::move(http));
+    try {
+      return std::make_shared<RemoteJwks>(std::move(options), std::move(http));
+    } catch (const std::invalid_argument& e) {
+      return make_error(errc::invalid_request, e.what());
+    }
   }
   return last;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<RemoteJwks>> RemoteJwks::from_issuer(std::string_view issuer,
+                                                            RemoteJwksOptions options,
+                                                            std::shared_ptr<HttpClient> http) {
+  try {
+    return discover(issuer, std::move(options), std::move(http));
+  } catch (...) {
+    return make_error(errc::internal_error, "discovery failed inside the library");
+  }
 }
 
 IssuerKeySources::IssuerKeySources(

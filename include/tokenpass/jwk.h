@@ -160,6 +160,13 @@ class TOKENPASS_EXPORT KeySet {
     return from_jwks(std::string_view(json), max_keys);
   }
 
+  // from_public_jwks reads a JWK set published for verifying (a JWKS endpoint), as
+  // from_jwks does, with two rules for a document anyone may have written: private
+  // members (`d`, `p`, `q`, `dp`, `dq`, `qi`) are dropped unread, and a symmetric
+  // (`oct`) key is never loaded (skipped, key_unusable): a public set holding a secret
+  // would let anyone mint tokens. RemoteJwks reads every fetched set this way.
+  static Result<KeySet> from_public_jwks(const nlohmann::json& jwks, std::size_t max_keys = 1000);
+
   // find returns the first key with this kid, or null. The pointer lives as long as
   // the set.
   const Key* find(std::string_view kid) const noexcept;

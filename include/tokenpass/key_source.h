@@ -136,7 +136,9 @@ class TOKENPASS_EXPORT RemoteJwks final : public KeySource {
 
  private:
   struct State;
-  std::unique_ptr<State> state_;
+  // Shared with the worker thread, which may outlive this object: a destructor never
+  // waits for a peer, and a fetch under way is abandoned, not awaited.
+  std::shared_ptr<State> state_;
 };
 
 // IssuerKeySources: one key source per configured issuer, chosen by the token's `iss`.

@@ -91,6 +91,10 @@ class TOKENPASS_EXPORT TokenResolver {
 struct Destination {
   std::string audience;             // the `aud` its tokens must carry
   std::vector<std::string> scopes;  // scopes to ask for (service token, exchange)
+  // forward_any_audience: forward the caller's token even when its `aud` does not name
+  // `audience`. Off by default (RFC 8725 §3.9, §3.11: a token goes only where it is
+  // meant to be accepted); for systems whose tokens name no audience at all.
+  bool forward_any_audience = false;
 };
 
 // Outbound: which headers a call to a named destination carries. Configure it once at
@@ -118,7 +122,9 @@ class TOKENPASS_EXPORT Outbound {
   // headers_for returns the headers for a call to `destination` on behalf of `caller`
   // (null when there is no end user: service-token policies only). Errors:
   // invalid_request (destination not allowed, or a caller is needed and missing);
-  // expired (the caller's token has expired: it is never sent on); http_error or
+  // expired (the caller's token has expired: it is never sent on); bad_audience (a
+  // token to forward whose `aud` does not name the destination's audience, unless
+  // `forward_any_audience`); http_error or
   // token_request_refused (no service or exchanged token could be had, as
   // ClientCredentials::token says). Never throws.
   Result<HttpHeaders> headers_for(std::string_view destination,

@@ -2,7 +2,8 @@
 // tokenpass::httplib.
 //  - `HttplibClient`: an `HttpClient`. HTTPS goes through OpenSSL with the server
 //    certificate verified against the system's trust store (or the CA file given).
-//    Redirects are not followed. One connection per request: safe from any thread.
+//    One deadline per exchange, bounded headers and body, no redirects. One connection
+//    per request: safe from any thread.
 //  - `protect`: wraps a server handler so that it runs only for requests whose tokens
 //    verify; others get 400/401/403/503 with the RFC 6750 `WWW-Authenticate` header.
 //  - `add_headers`: puts an `Outbound` policy's headers on a client request.
@@ -11,12 +12,14 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include <httplib.h>
 
+#include "tokenpass/adapters/http_wire.h"
 #include "tokenpass/http.h"
 #include "tokenpass/propagation.h"
 
@@ -30,72 +33,50 @@ struct HttplibClientOptions {
   std::string ca_cert_dir;
   // user_agent: sent with every request.
   std::string user_agent = "tokenpass";
+  // max_header_bytes / max_header_lines: a response whose status line and headers are
+  // larger, or have more lines, is refused (http_error) without reading the rest.
+  std::size_t max_header_bytes = 64 * 1024;
+  std::size_t max_header_lines = 100;
 };
 
+// HttplibClient: the HttpClient of this adapter. Each request is one exchange on a new
+// connection under one deadline, `HttpRequest::timeout`, from the DNS answer to the last
+// byte (a server that trickles a byte at a time cannot hold it longer); response headers
+// are bounded by the options, the body by `HttpRequest::max_response_bytes` (a larger
+// Content-Length is refused before any of it is read); redirects are not followed; a
+// request header value with CR, LF or NUL is refused (invalid_request) and never sent.
+// The exchange is tokenpass' own (http_wire.h): cpp-httplib's client bounds each read,
+// not the exchange, nor the number of header lines. Safe from any thread. Throws
+// std::invalid_argument when the CA file or directory given cannot be loaded.
 class HttplibClient final : public HttpClient {
  public:
-  explicit HttplibClient(HttplibClientOptions options = {}) : options_(std::move(options)) {}
+  explicit HttplibClient(HttplibClientOptions options = {}) : options_(std::move(options)) {
+    tls_ = wire::make_tls_context(options_.ca_cert_file, options_.ca_cert_dir);
+    if (!tls_ && (!options_.ca_cert_file.empty() || !options_.ca_cert_dir.empty())) {
+      throw std::invalid_argument("tokenpass::HttplibClient: the CA file or directory cannot be loaded");
+    }
+  }
 
   Result<HttpResponse> send(const HttpRequest& request) override {
-    auto url = parse_url(request.url);
-    if (!url) return make_error(errc::http_error, url.error().detail);
-    std::unique_ptr<httplib::ClientImpl> client;
-    if (url->scheme == "https") {
-#ifdef CPPHTTPLIB_OPENSSL_SUPPORT
-      auto tls = std::make_unique<httplib::SSLClient>(url->host, url->port);
-      tls->enable_server_certificate_verification(options_.verify_tls);
-      if (!options_.ca_cert_file.empty() || !options_.ca_cert_dir.empty()) {
-        tls->set_ca_cert_path(options_.ca_cert_file.c_str(), options_.ca_cert_dir.c_str());
+    try {
+      auto url = parse_url(request.url);
+      if (!url) return make_error(errc::http_error, url.error().detail);
+      if (url->scheme == "https" && !tls_) {
+        return make_error(errc::http_error, "no TLS context (the system's CA store is unusable)");
       }
-      client = std::move(tls);
-#else
-      return make_error(errc::http_error, "this cpp-httplib was built without HTTPS");
-#endif
-    } else {
-      client = std::make_unique<httplib::ClientImpl>(url->host, url->port);
+      wire::Limits limits;
+      limits.max_header_bytes = options_.max_header_bytes;
+      limits.max_header_lines = options_.max_header_lines;
+      return wire::exchange(request, *url, url->scheme == "https" ? tls_.get() : nullptr,
+                            options_.verify_tls, options_.user_agent, limits);
+    } catch (const std::exception&) {
+      return make_error(errc::internal_error, "the HTTP exchange failed inside the client");
     }
-    const auto secs = std::chrono::duration_cast<std::chrono::seconds>(request.timeout);
-    const auto usecs =
-        std::chrono::duration_cast<std::chrono::microseconds>(request.timeout - secs);
-    client->set_connection_timeout(secs.count(), usecs.count());
-    client->set_read_timeout(secs.count(), usecs.count());
-    client->set_write_timeout(secs.count(), usecs.count());
-    client->set_follow_location(false);
-
-    httplib::Request req;
-    req.method = request.method;
-    req.path = url->target;
-    for (const auto& [k, v] : request.headers) req.headers.emplace(k, v);
-    if (!options_.user_agent.empty() && !req.has_header("User-Agent")) {
-      req.headers.emplace("User-Agent", options_.user_agent);
-    }
-    req.body = request.body;
-    std::string body;
-    bool too_large = false;
-    const std::size_t limit = request.max_response_bytes;
-    req.content_receiver = [&](const char* data, std::size_t n, uint64_t /*offset*/,
-                               uint64_t /*total*/) {
-      if (body.size() + n > limit) {
-        too_large = true;
-        return false;  // stops the transfer
-      }
-      body.append(data, n);
-      return true;
-    };
-    httplib::Response res;
-    httplib::Error error = httplib::Error::Success;
-    const bool ok = client->send(req, res, error);
-    if (too_large) return make_error(errc::http_error, "response body over the size limit");
-    if (!ok) return make_error(errc::http_error, "HTTP request failed: " + httplib::to_string(error));
-    HttpResponse out;
-    out.status = res.status;
-    for (const auto& [k, v] : res.headers) out.headers.emplace_back(k, v);
-    out.body = std::move(body);
-    return out;
   }
 
  private:
   HttplibClientOptions options_;
+  std::shared_ptr<SSL_CTX> tls_;
 };
 
 // headers_of: a HeaderLookup over an httplib request (names compared
@@ -110,9 +91,15 @@ inline HeaderLookup headers_of(const httplib::Request& req) {
   };
 }
 
-// add_headers puts `headers` (from `Outbound::headers_for`) on an httplib request.
-inline void add_headers(httplib::Headers& out, const HttpHeaders& headers) {
+// add_headers puts `headers` (from `Outbound::headers_for`) on an httplib request. A
+// value with CR, LF or NUL, or a name that is no token, would write headers of its own:
+// then nothing is added and the result is false.
+[[nodiscard]] inline bool add_headers(httplib::Headers& out, const HttpHeaders& headers) {
+  for (const auto& [k, v] : headers) {
+    if (!wire::token_ok(k) || !wire::header_value_ok(v)) return false;
+  }
   for (const auto& [k, v] : headers) out.emplace(k, v);
+  return true;
 }
 
 struct ProtectOptions {
