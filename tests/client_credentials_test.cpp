@@ -425,6 +425,33 @@ TEST_CASE("a response with anything but white space after its JSON is http_error
   CHECK(error_of(cc.token()) == errc{});
 }
 
+TEST_CASE("an access_token that is not token68 is http_error and never reaches a header",
+          "[oauth][parse][hostile]") {
+  // Issue 14 item 3: CR/LF in the token would write headers into every downstream call.
+  for (const std::string& bad : {std::string("at\r\nX-Injected: 1"), std::string("a b"),
+                                 std::string("a\nb"), std::string("=abc"), std::string("a\"b"),
+                                 std::string("a,b")}) {
+    TestClock clock;
+    TokenServer server;
+    server.respond(fixed(200, json{{"access_token", bad}, {"token_type", "Bearer"},
+                                   {"expires_in", 60}}.dump()));
+    auto cc = std::make_shared<const ClientCredentials>(options_for(server, clock), http());
+    CAPTURE(bad);
+    CHECK(error_of(cc->token()) == errc::http_error);
+    tokenpass::Outbound out = tokenpass::Outbound::service_token(cc);
+    out.allow("api", {"api", {}});
+    CHECK(error_of(out.headers_for("api", nullptr)) == errc::http_error);
+  }
+  for (const std::string& good : {std::string("abc.DEF-_~+/"), std::string("abc==")}) {
+    TestClock clock;
+    TokenServer server;
+    server.respond(fixed(200, json{{"access_token", good}, {"token_type", "Bearer"},
+                                   {"expires_in", 60}}.dump()));
+    ClientCredentials cc(options_for(server, clock), http());
+    CHECK(error_of(cc.token()) == errc{});
+  }
+}
+
 TEST_CASE("a response that is not a JSON object is http_error", "[oauth][parse]") {
   TestClock clock;
   TokenServer server;

@@ -78,6 +78,18 @@ class ShopFixture {
   static tokenpass::HttpHeaders bearer(const std::string& token) {
     return {{"Authorization", "Bearer " + token}};
   }
+  // service_token: a client-credentials token of `client` for `audience`.
+  std::string service_token(const std::string& client, const std::string& secret,
+                            const std::string& audience, const std::string& scope) const {
+    tokenpass::ClientCredentialsOptions cc;
+    cc.token_endpoint = tokens->url() + "/token";
+    cc.client_id = client;
+    cc.client_secret = secret;
+    cc.allow_http = true;
+    auto t = tokenpass::ClientCredentials(cc, http).token(audience, {scope});
+    REQUIRE(t);
+    return t->access_token;
+  }
   std::string hop(const std::string& name) const {
     if (name == "gateway") return gateway->url() + "/orders";
     if (name == "billing") return billing->url() + "/charge";
@@ -144,9 +156,12 @@ TEST_CASE("each hop rejects a missing, expired, wrong-audience or forged token",
 TEST_CASE("an under-scoped user gets 403 with the scope it lacks", "[e2e]") {
   ShopFixture shop;
   const std::string bob = shop.login("bob", "builder");  // orders:read only
+  const std::string gateway = shop.service_token("gateway", "gateway-secret", "billing", "billing:charge");
   for (const std::string hop : {"gateway", "billing"}) {
     INFO(hop);
-    const Reply r = shop.post(shop.hop(hop), ShopFixture::bearer(bob));
+    tokenpass::HttpHeaders headers = ShopFixture::bearer(bob);
+    if (hop == "billing") headers.emplace_back("X-MS-TOKEN", gateway);
+    const Reply r = shop.post(shop.hop(hop), headers);
     CHECK(r.status == 403);
     CHECK(r.challenge ==
           "Bearer realm=\"" + hop + "\", error=\"insufficient_scope\", scope=\"orders:write\"");
@@ -174,9 +189,68 @@ TEST_CASE("product needs billing's service token besides the user's", "[e2e]") {
   const Reply wrong = shop.post(shop.hop("product"), headers);
   CHECK(wrong.status == 401);
   CHECK(wrong.body["error"] == "bad_audience");
-  // A user token in the service header is refused too (it lacks product:reserve).
+  // A user token in the service header is refused too: it is no service token.
   headers.back().second = user;
-  CHECK(shop.post(shop.hop("product"), headers).status == 403);
+  const Reply user_as_service = shop.post(shop.hop("product"), headers);
+  CHECK(user_as_service.status == 401);
+  CHECK(user_as_service.body["error"] == "bad_type");
+}
+
+TEST_CASE("user and service tokens are told apart, and billing cannot be called past the gateway",
+          "[e2e][roles]") {
+  // Issue 14 item 8 (RFC 8725 §3.12): a service token is never taken for a user's, and a
+  // user token alone does not reach billing.
+  ShopFixture shop;
+  const std::string user = shop.login("alice", "wonderland");
+  const std::string billing = shop.service_token("billing", "billing-secret", "product", "product:reserve");
+  const std::string gateway = shop.service_token("gateway", "gateway-secret", "billing", "billing:charge");
+  // Billing's service token as "the user's" at product (both headers): bad_type.
+  const Reply as_user = shop.post(shop.hop("product"), {{"Authorization", "Bearer " + billing},
+                                                        {"X-MS-TOKEN", billing}});
+  CHECK(as_user.status == 401);
+  CHECK(as_user.body["error"] == "bad_type");
+  // The user's token straight at billing, skipping the gateway: no service token.
+  const Reply direct = shop.post(shop.hop("billing"), ShopFixture::bearer(user));
+  CHECK(direct.status == 401);
+  CHECK(direct.body["error"] == "no_token");
+  // With the gateway's token it is served (what the gateway itself sends).
+  tokenpass::HttpHeaders via_gateway = ShopFixture::bearer(user);
+  via_gateway.emplace_back("X-MS-TOKEN", gateway);
+  const Reply ok = shop.post(shop.hop("billing"), via_gateway);
+  CHECK(ok.status == 200);
+  CHECK(ok.body["charged"] == "alice");
+  // Billing's token in the gateway's place: not the calling service billing expects.
+  via_gateway.back().second = billing;
+  CHECK(shop.post(shop.hop("billing"), via_gateway).status == 401);
+}
+
+TEST_CASE("unknown names cost the same PBKDF2 work, and failed logins are throttled",
+          "[e2e][login]") {
+  ShopFixture shop;
+  const auto attempt = [&](const std::string& user, const std::string& password) {
+    return shop.post(shop.tokens->url() + "/login",
+                     {{"Content-Type", "application/x-www-form-urlencoded"}},
+                     "username=" + user + "&password=" + password);
+  };
+  auto before = shop.tokens->pbkdf2_runs();
+  CHECK(attempt("alice", "guess").status == 401);
+  CHECK(shop.tokens->pbkdf2_runs() == before + 1);
+  before = shop.tokens->pbkdf2_runs();
+  CHECK(attempt("nobody", "guess").status == 401);  // no such user: the same work
+  CHECK(shop.tokens->pbkdf2_runs() == before + 1);
+
+  // Five failures for a name within a minute: the sixth attempt, even with the right
+  // password, is 429 with Retry-After, and no secret is checked.
+  for (int i = 0; i < 4; ++i) CHECK(attempt("alice", "guess").status == 401);
+  before = shop.tokens->pbkdf2_runs();
+  const Reply throttled = attempt("alice", "wonderland");
+  CHECK(throttled.status == 429);
+  CHECK(shop.tokens->pbkdf2_runs() == before);
+  CHECK(attempt("bob", "builder").status == 200);  // another name is not affected
+
+  // Twenty failures from one address across names: that address is throttled too.
+  for (int i = 0; i < 14; ++i) CHECK(attempt("user" + std::to_string(i), "x").status == 401);
+  CHECK(attempt("bob", "builder").status == 429);
 }
 
 TEST_CASE("a token service that refuses billing's credentials is a 500 along the chain", "[e2e]") {

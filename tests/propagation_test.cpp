@@ -176,3 +176,23 @@ TEST_CASE("outbound construction refuses a missing client or a shared header", "
   CHECK_THROWS_AS(tokenpass::Outbound::service_token(nullptr), std::invalid_argument);
   CHECK_THROWS_AS(tokenpass::Outbound::exchange(nullptr), std::invalid_argument);
 }
+
+TEST_CASE("outbound forwarding refuses a destination the token's aud does not name",
+          "[propagation][outbound][audience]") {
+  // Issue 14 item 6: a token for `product` must not be forwarded to `billing` (RFC 8725
+  // §3.9): billing's neighbour would hold a token billing accepts, or the reverse.
+  Shop shop;
+  const tokenpass::TokenResolver resolver(shop.users, nullptr);
+  const auto user = shop.token(shop.user_key, "alice", kNow + 60);  // aud: product
+  auto ctx = resolver.resolve(lookup({{"Authorization", "Bearer " + user}}));
+  REQUIRE(ctx);
+  tokenpass::Outbound out = tokenpass::Outbound::forward();
+  out.allow("product", {"product", {}}).allow("billing", {"billing", {}}).clock([] { return at(kNow); });
+  CHECK(error_of(out.headers_for("product", *ctx->user())) == errc{});
+  CHECK(error_of(out.headers_for("billing", *ctx->user())) == errc::bad_audience);
+  // The explicit opt-out, for systems whose tokens name no audience.
+  tokenpass::Destination any{"billing", {}};
+  any.forward_any_audience = true;
+  out.allow("billing", any);
+  CHECK(error_of(out.headers_for("billing", *ctx->user())) == errc{});
+}

@@ -118,6 +118,11 @@ void reject(httplib::Response& res, const tokenpass::Error& e, const std::string
 Server::~Server() { stop(); }
 
 bool Server::start(int port) {
+  // A hostile client must not make a service buffer more than this before a handler
+  // (and its token check) runs; the shop's requests are a few hundred bytes.
+  http_.set_payload_max_length(64 * 1024);
+  http_.set_read_timeout(5, 0);
+  http_.set_write_timeout(5, 0);
   if (port == 0) {
     port_ = http_.bind_to_any_port("127.0.0.1");
   } else {
@@ -131,6 +136,35 @@ bool Server::start(int port) {
 void Server::stop() {
   http_.stop();
   if (thread_.joinable()) thread_.join();
+}
+
+// ---- Throttle ----------------------------------------------------------------------
+
+bool Throttle::blocked(const std::string& key, std::chrono::system_clock::time_point now,
+                       std::chrono::seconds* retry_after) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const auto it = failures_.find(key);
+  if (it == failures_.end()) return false;
+  auto& times = it->second;
+  while (!times.empty() && times.front() + window_ <= now) times.pop_front();
+  if (times.size() < limit_) return false;
+  if (retry_after != nullptr) {
+    *retry_after = std::chrono::duration_cast<std::chrono::seconds>(times.front() + window_ - now) + 1s;
+  }
+  return true;
+}
+
+void Throttle::failed(const std::string& key, std::chrono::system_clock::time_point now) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (failures_.size() >= max_keys_ && failures_.find(key) == failures_.end()) {
+    for (auto it = failures_.begin(); it != failures_.end();) {
+      it = it->second.empty() || it->second.back() + window_ <= now ? failures_.erase(it) : std::next(it);
+    }
+    if (failures_.size() >= max_keys_) failures_.erase(failures_.begin());
+  }
+  auto& times = failures_[key];
+  times.push_back(now);
+  while (times.size() > limit_) times.pop_front();
 }
 
 // ---- TokenService ------------------------------------------------------------------
@@ -168,6 +202,20 @@ TokenService::TokenService(TokenServiceConfig config, tokenpass::Key signing_key
   if (!clock_) clock_ = [] { return std::chrono::system_clock::now(); };
 }
 
+bool TokenService::check_secret(const std::string& secret, const std::string* salt,
+                                const std::string* hash) {
+  ++pbkdf2_runs_;
+  if (salt == nullptr) {
+    // Security: an unknown name costs the same PBKDF2 work as a known one, so that the
+    // answer's timing does not tell which names exist.
+    static const std::string dummy_salt = "ZHVtbXktc2FsdC0xNg";
+    static const std::string dummy_hash = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    secret_matches(secret, dummy_salt, dummy_hash, config_.iterations);
+    return false;
+  }
+  return secret_matches(secret, *salt, *hash, config_.iterations);
+}
+
 bool TokenService::start(int port) {
   if (!Server::start(port)) return false;
   // The issuer name is known only now; the routes use it.
@@ -178,14 +226,33 @@ bool TokenService::start(int port) {
   return true;
 }
 
+bool TokenService::throttled(httplib::Response& res, const std::string& name,
+                             const std::string& address) {
+  std::chrono::seconds wait{0};
+  const auto now = clock_();
+  if (!by_name_.blocked(name, now, &wait) && !by_address_.blocked("addr:" + address, now, &wait)) {
+    return false;
+  }
+  log("token service: throttled " + name + " from " + address);
+  res.set_header("Retry-After", std::to_string(wait.count()));
+  oauth_error(res, 429, "invalid_request", "too many failed attempts; retry later");
+  return true;
+}
+
+void TokenService::failed_attempt(const std::string& name, const std::string& address) {
+  const auto now = clock_();
+  by_name_.failed(name, now);
+  by_address_.failed("addr:" + address, now);
+}
+
 void TokenService::routes() {
   const std::string issuer = url();
   const auto issue = [this, issuer](const std::string& sub, const std::string& client_id,
                                     const std::vector<std::string>& audience,
                                     const std::vector<std::string>& scopes, std::chrono::seconds lifetime,
-                                    const json& extra) {
+                                    const json& extra, const char* typ = "at+jwt") {
     tokenpass::IssuerOptions io;
-    io.typ = "at+jwt";  // RFC 9068
+    io.typ = typ;  // RFC 9068 for tokens of a user; svc+jwt for a service's own
     io.clock = clock_;
     tokenpass::Issuer issuer_(key_, issuer, lifetime, io);
     tokenpass::ClaimsBuilder c;
@@ -219,17 +286,21 @@ void TokenService::routes() {
     if (!form) return oauth_error(res, 400, "invalid_request", "bad form");
     const std::string name = field(*form, "username");
     const std::string password = field(*form, "password");
+    if (throttled(res, "user:" + name, req.remote_addr)) return;
+    const TokenServiceConfig::User* user = nullptr;
     for (const auto& u : config_.users) {
-      if (u.name == name && secret_matches(password, u.salt, u.hash, config_.iterations)) {
-        const auto lifetime = u.token_lifetime.value_or(config_.user_token_lifetime);
-        auto token = issue(u.name, "shop-web", config_.user_audiences, u.scopes, lifetime,
-                           json::object());
-        if (!token) return oauth_error(res, 500, "server_error", "could not issue");
-        log("token service: " + u.name + " logged in; user token for " + std::to_string(lifetime.count()) + " s");
-        return token_response(res, *token, lifetime, u.scopes);
-      }
+      if (u.name == name) user = &u;
     }
-    oauth_error(res, 401, "invalid_grant", "unknown user or wrong password");
+    if (!check_secret(password, user ? &user->salt : nullptr, user ? &user->hash : nullptr)) {
+      failed_attempt("user:" + name, req.remote_addr);
+      return oauth_error(res, 401, "invalid_grant", "unknown user or wrong password");
+    }
+    const auto lifetime = user->token_lifetime.value_or(config_.user_token_lifetime);
+    auto token = issue(user->name, "shop-web", config_.user_audiences, user->scopes, lifetime,
+                       json::object());
+    if (!token) return oauth_error(res, 500, "server_error", "could not issue");
+    log("token service: " + user->name + " logged in; user token for " + std::to_string(lifetime.count()) + " s");
+    token_response(res, *token, lifetime, user->scopes);
   });
 
   http_.Post("/token", [this, issue](const httplib::Request& req, httplib::Response& res) {
@@ -248,11 +319,13 @@ void TokenService::routes() {
       id = field(*parts, "i");
       secret = field(*parts, "s");
     }
+    if (throttled(res, "client:" + id, req.remote_addr)) return;
     const TokenServiceConfig::Client* client = nullptr;
     for (const auto& c : config_.clients) {
-      if (c.id == id && secret_matches(secret, c.salt, c.hash, config_.iterations)) client = &c;
+      if (c.id == id) client = &c;
     }
-    if (client == nullptr) {
+    if (!check_secret(secret, client ? &client->salt : nullptr, client ? &client->hash : nullptr)) {
+      failed_attempt("client:" + id, req.remote_addr);
       res.set_header("WWW-Authenticate", "Basic realm=\"token\"");
       return oauth_error(res, 401, "invalid_client", "client authentication failed");
     }
@@ -268,7 +341,7 @@ void TokenService::routes() {
       }
       const auto scopes = requested.empty() ? client->scopes : requested;
       auto token = issue(client->id, client->id, {audience}, scopes, config_.service_token_lifetime,
-                         json::object());
+                         json::object(), "svc+jwt");
       if (!token) return oauth_error(res, 500, "server_error", "could not issue");
       log("token service: client credentials: service token for " + client->id + " (aud " + audience + ")");
       return token_response(res, *token, config_.service_token_lifetime, scopes);
@@ -320,14 +393,40 @@ std::shared_ptr<const tokenpass::Verifier> Trust::verifier(const std::string& au
   return std::make_shared<const tokenpass::Verifier>(keys, p);
 }
 
+std::shared_ptr<const tokenpass::Verifier> Trust::service_verifier(const std::string& audience,
+                                                                   const std::string& client_id,
+                                                                   const std::string& scope) const {
+  tokenpass::Policy p = tokenpass::Policy::access_token_profile({issuer}, {audience});
+  p.typ = "svc+jwt";  // a service's own token: never a user's (RFC 8725 §3.12)
+  p.leeway = 0s;
+  p.required_scopes = {scope};
+  p.custom_checks.push_back([client_id](const tokenpass::Claims& c) -> tokenpass::Result<void> {
+    if (c.client_id() != client_id) {
+      return tokenpass::make_error(tokenpass::errc::bad_subject, "not the expected calling service");
+    }
+    return {};
+  });
+  return std::make_shared<const tokenpass::Verifier>(keys, p);
+}
+
 // ---- Gateway -----------------------------------------------------------------------
 
-Gateway::Gateway(const Trust& trust, std::string billing_url) {
+Gateway::Gateway(const Trust& trust, std::string billing_url, std::string client_id,
+                 std::string client_secret) {
   const auto http = trust.http;
   const std::string token_service = trust.issuer;
+  tokenpass::ClientCredentialsOptions cc;
+  cc.token_endpoint = trust.issuer + "/token";
+  cc.client_id = std::move(client_id);
+  cc.client_secret = std::move(client_secret);
+  cc.allow_http = true;
+  credentials_ = std::make_shared<const tokenpass::ClientCredentials>(cc, trust.http);
   auto users = std::make_shared<const tokenpass::TokenResolver>(trust.verifier("gateway"), nullptr);
-  auto outbound = std::make_shared<tokenpass::Outbound>(tokenpass::Outbound::forward());
-  outbound->allow("billing", {"billing", {}});
+  // Billing takes a user only together with the gateway's own token: a client cannot
+  // skip the gateway.
+  auto outbound = std::make_shared<tokenpass::Outbound>(
+      tokenpass::Outbound::forward_and_service_token(credentials_, "X-MS-TOKEN"));
+  outbound->allow("billing", {"billing", {"billing:charge"}});
 
   http_.Post("/login", [http, token_service](const httplib::Request& req, httplib::Response& res) {
     tokenpass::HttpRequest up;
@@ -350,7 +449,7 @@ Gateway::Gateway(const Trust& trust, std::string billing_url) {
                               log("gateway: user token of " + *ctx.user()->claims().subject() +
                                   " verified (kid " + ctx.user()->kid() + ", scope \"" +
                                   ctx.user()->claims().get("scope")->get<std::string>() +
-                                  "\"); forwarding it to billing");
+                                  "\"); forwarding it to billing with the gateway's own token");
                               auto headers = outbound->headers_for("billing", ctx.user());
                               if (!headers) return reject(res, headers.error(), "gateway");
                               tokenpass::HttpRequest up;
@@ -375,7 +474,11 @@ Billing::Billing(const Trust& trust, std::string product_url, std::string client
   cc.allow_http = true;
   credentials_ = std::make_shared<const tokenpass::ClientCredentials>(cc, trust.http);
   const auto http = trust.http;
-  auto users = std::make_shared<const tokenpass::TokenResolver>(trust.verifier("billing"), nullptr);
+  tokenpass::TokenResolverOptions ro;
+  ro.require_user = true;
+  ro.require_service = true;
+  auto users = std::make_shared<const tokenpass::TokenResolver>(
+      trust.verifier("billing"), trust.service_verifier("billing", "gateway", "billing:charge"), ro);
   auto outbound = std::make_shared<tokenpass::Outbound>(
       tokenpass::Outbound::forward_and_service_token(credentials_, "X-MS-TOKEN"));
   outbound->allow("product", {"product", {"product:reserve"}});
@@ -393,7 +496,8 @@ Billing::Billing(const Trust& trust, std::string product_url, std::string client
                               auto headers = outbound->headers_for("product", ctx.user());
                               if (!headers) return reject(res, headers.error(), "billing");
                               log("billing: user token of " + *ctx.user()->claims().subject() +
-                                  " verified (aud billing); calling product with it and its own token (" +
+                                  " and the gateway's service token verified; calling product with the"
+                                  " user's and its own token (" +
                                   (credentials_->stats().requests > before ? "obtained now" : "reused from cache") +
                                   ")");
                               tokenpass::HttpRequest up;
@@ -418,20 +522,11 @@ Billing::Billing(const Trust& trust, std::string product_url, std::string client
 
 Product::Product(const Trust& trust) {
   // Both tokens are required: the user's (audience product) and billing's own.
-  tokenpass::Policy service = tokenpass::Policy::access_token_profile({trust.issuer}, {"product"});
-  service.leeway = 0s;
-  service.required_scopes = {"product:reserve"};
-  service.custom_checks.push_back([](const tokenpass::Claims& c) -> tokenpass::Result<void> {
-    if (c.client_id() != "billing") {
-      return tokenpass::make_error(tokenpass::errc::bad_subject, "only billing may reserve");
-    }
-    return {};
-  });
   tokenpass::TokenResolverOptions ro;
   ro.require_user = true;
   ro.require_service = true;
   auto resolver = std::make_shared<const tokenpass::TokenResolver>(
-      trust.verifier("product"), std::make_shared<const tokenpass::Verifier>(trust.keys, service), ro);
+      trust.verifier("product"), trust.service_verifier("product", "billing", "product:reserve"), ro);
   tokenpass::ProtectOptions po;
   po.realm = "product";
   po.on_reject = [this](const httplib::Request&, const tokenpass::Error& e) {

@@ -4,19 +4,29 @@
 //
 //   client --POST /login--> gateway --> token service /login       (user token)
 //   client --POST /orders (Bearer user)--> gateway
-//     gateway --POST /charge (user token forwarded)--> billing
+//     gateway --POST /charge (user token + gateway's own token in X-MS-TOKEN)--> billing
 //       billing --POST /reserve (user token + billing's own token in X-MS-TOKEN)--> product
 //
-// Every service finds the token service's keys through discovery (RemoteJwks).
+// Every service finds the token service's keys through discovery (RemoteJwks). User
+// tokens (`typ: at+jwt`) and service tokens (`typ: svc+jwt`) are told apart by type
+// (RFC 8725 §3.11, §3.12): neither is accepted where the other is expected, and billing
+// and product accept a user only together with the calling service's own token, so a
+// client cannot skip the gateway.
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <deque>
 #include <functional>
-#include <optional>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <atomic>
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
@@ -77,9 +87,33 @@ struct TokenServiceConfig {
   static TokenServiceConfig from_json(const nlohmann::json& j);
 };
 
+// Throttle: failed attempts per key (a user or client name, a peer address) within a
+// sliding window; a key with `limit` failures in the window is refused until the
+// oldest leaves it. Thread-safe; at most `max_keys` keys are remembered (the ones
+// whose failures are all outside the window go first).
+class Throttle {
+ public:
+  Throttle(std::size_t limit, std::chrono::seconds window, std::size_t max_keys = 10000)
+      : limit_(limit), window_(window), max_keys_(max_keys) {}
+  // blocked: `key` is refused now; `retry_after` then says for how long.
+  bool blocked(const std::string& key, std::chrono::system_clock::time_point now,
+               std::chrono::seconds* retry_after = nullptr);
+  void failed(const std::string& key, std::chrono::system_clock::time_point now);
+
+ private:
+  std::size_t limit_;
+  std::chrono::seconds window_;
+  std::size_t max_keys_;
+  std::mutex mu_;
+  std::map<std::string, std::deque<std::chrono::system_clock::time_point>> failures_;
+};
+
 // TokenService: POST /login (form username, password), POST /token (client
 // credentials and RFC 8693 token exchange, client_secret_basic or _post),
-// GET /.well-known/jwks.json and /.well-known/openid-configuration.
+// GET /.well-known/jwks.json and /.well-known/openid-configuration. Unknown user and
+// client names cost the same PBKDF2 work as known ones; failed logins and client
+// authentications are throttled per name (5 a minute) and per address (20 a minute),
+// answered 429 with Retry-After. Request bodies are limited to 64 KiB.
 class TokenService : public Server {
  public:
   // `clock` lets tests issue tokens at a chosen time.
@@ -87,13 +121,24 @@ class TokenService : public Server {
                tokenpass::Clock clock = nullptr);
   // start binds first: the issuer name is this service's URL.
   bool start(int port = 0);
+  // pbkdf2_runs: secrets hashed so far (the same for a known and an unknown name).
+  std::uint64_t pbkdf2_runs() const { return pbkdf2_runs_.load(); }
 
  private:
   void routes();
+  // throttled: the name or the address failed too often; `res` is then the 429.
+  bool throttled(httplib::Response& res, const std::string& name, const std::string& address);
+  void failed_attempt(const std::string& name, const std::string& address);
+  // check_secret: `secret` against `salt`/`hash`, or, for an unknown name (null salt),
+  // against a dummy of the same cost; false for the latter.
+  bool check_secret(const std::string& secret, const std::string* salt, const std::string* hash);
   TokenServiceConfig config_;
   tokenpass::Key key_;
   tokenpass::Clock clock_;
   std::unique_ptr<tokenpass::Verifier> own_tokens_;  // for token exchange
+  Throttle by_name_{5, std::chrono::seconds(60)};
+  Throttle by_address_{20, std::chrono::seconds(60)};
+  std::atomic<std::uint64_t> pbkdf2_runs_{0};
 };
 
 // Keys and verifiers the three resource services share: the token service's JWKS
@@ -104,19 +149,31 @@ struct Trust {
   std::shared_ptr<tokenpass::RemoteJwks> keys;
   // connect runs discovery and the first JWKS fetch; throws std::runtime_error.
   static Trust connect(const std::string& issuer);
+  // verifier: user tokens for `audience` (RFC 9068, typ at+jwt).
   std::shared_ptr<const tokenpass::Verifier> verifier(const std::string& audience) const;
+  // service_verifier: service tokens (typ svc+jwt) for `audience` from the client
+  // `client_id`, granting `scope`.
+  std::shared_ptr<const tokenpass::Verifier> service_verifier(const std::string& audience,
+                                                              const std::string& client_id,
+                                                              const std::string& scope) const;
 };
 
 // Gateway: POST /login (passed to the token service) and POST /orders (user token
-// with orders:write, forwarded to billing).
+// with orders:write, forwarded to billing with the gateway's own client-credentials
+// token in X-MS-TOKEN).
 class Gateway : public Server {
  public:
-  Gateway(const Trust& trust, std::string billing_url);
+  Gateway(const Trust& trust, std::string billing_url, std::string client_id = "gateway",
+          std::string client_secret = "gateway-secret");
+  const tokenpass::ClientCredentials& credentials() const { return *credentials_; }
+
+ private:
+  std::shared_ptr<const tokenpass::ClientCredentials> credentials_;
 };
 
-// Billing: POST /charge (user token with orders:write, audience billing); reserves the
-// item at product with the user's token forwarded and its own client-credentials
-// token in X-MS-TOKEN.
+// Billing: POST /charge (user token with orders:write, audience billing, and the
+// gateway's service token with billing:charge); reserves the item at product with the
+// user's token forwarded and its own client-credentials token in X-MS-TOKEN.
 class Billing : public Server {
  public:
   Billing(const Trust& trust, std::string product_url, std::string client_id,

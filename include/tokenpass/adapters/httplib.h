@@ -5,7 +5,11 @@
 //    One deadline per exchange, bounded headers and body, no redirects. One connection
 //    per request: safe from any thread.
 //  - `protect`: wraps a server handler so that it runs only for requests whose tokens
-//    verify; others get 400/401/403/503 with the RFC 6750 `WWW-Authenticate` header.
+//    verify; others get 400/401/403/500/503 with the RFC 6750 `WWW-Authenticate` header.
+//    `protect_with_reader` does so before the request body is read.
+//  - What a service must set on its httplib::Server, since a peer may be hostile:
+//    `set_payload_max_length` (bodies are buffered before a plain handler runs; the
+//    default is unlimited), and read/write timeouts (`set_read_timeout`).
 //  - `add_headers`: puts an `Outbound` policy's headers on a client request.
 #pragma once
 
@@ -129,28 +133,65 @@ inline void reject_request(httplib::Response& res, const Error& e, const std::st
   res.set_content("{\"error\":\"" + std::string(to_string(e.code)) + "\"}", "application/json");
 }
 
+// authorize_request: the request's tokens resolved and verified with `resolver`, and
+// `options.scopes` checked (on the user token, or without one on the service token).
+inline Result<RequestContext> authorize_request(const TokenResolver& resolver,
+                                                const httplib::Request& req,
+                                                const ProtectOptions& options) {
+  auto ctx = resolver.resolve(headers_of(req));
+  if (ctx) {
+    const VerifiedToken* subject = ctx->user() ? ctx->user() : ctx->service();
+    for (const auto& scope : options.scopes) {
+      if (subject == nullptr || !subject->claims().has_scope(scope)) {
+        return make_error(errc::insufficient_scope, "a required scope is not granted");
+      }
+    }
+  }
+  return ctx;
+}
+
 // protect returns a handler that resolves and verifies the request's tokens with
-// `resolver`, checks `options.scopes`, and only then calls `handler`.
+// `resolver`, checks `options.scopes`, and only then calls `handler`. cpp-httplib has
+// read the whole body before such a handler runs: set `Server::set_payload_max_length`
+// (the demo services use 64 KiB), or use protect_with_reader.
 inline httplib::Server::Handler protect(std::shared_ptr<const TokenResolver> resolver,
                                         ProtectedHandler handler, ProtectOptions options = {}) {
   return [resolver = std::move(resolver), handler = std::move(handler),
           options = std::move(options)](const httplib::Request& req, httplib::Response& res) {
-    auto ctx = resolver->resolve(headers_of(req));
-    if (ctx) {
-      const VerifiedToken* subject = ctx->user() ? ctx->user() : ctx->service();
-      for (const auto& scope : options.scopes) {
-        if (subject == nullptr || !subject->claims().has_scope(scope)) {
-          ctx = make_error(errc::insufficient_scope, "a required scope is not granted");
-          break;
-        }
-      }
-    }
+    auto ctx = authorize_request(*resolver, req, options);
     if (!ctx) {
       if (options.on_reject) options.on_reject(req, ctx.error());
       return reject_request(res, ctx.error(), options.realm, options.scopes,
                             options.with_description);
     }
     handler(req, res, *ctx);
+  };
+}
+
+using ProtectedReaderHandler = std::function<void(const httplib::Request&, httplib::Response&,
+                                                  const httplib::ContentReader&,
+                                                  const RequestContext&)>;
+
+// protect_with_reader: as protect, for cpp-httplib's content-reader routes
+// (`Server::Post(pattern, HandlerWithContentReader)`): the tokens, which come in the
+// headers, are checked before any of the body is read, so that a request without a
+// valid token costs its headers and no more, however large a body it announces. A
+// refused request is answered with `Connection: close`; its body is never read. The
+// handler reads the body itself through the ContentReader.
+inline httplib::Server::HandlerWithContentReader protect_with_reader(
+    std::shared_ptr<const TokenResolver> resolver, ProtectedReaderHandler handler,
+    ProtectOptions options = {}) {
+  return [resolver = std::move(resolver), handler = std::move(handler),
+          options = std::move(options)](const httplib::Request& req, httplib::Response& res,
+                                        const httplib::ContentReader& reader) {
+    auto ctx = authorize_request(*resolver, req, options);
+    if (!ctx) {
+      if (options.on_reject) options.on_reject(req, ctx.error());
+      reject_request(res, ctx.error(), options.realm, options.scopes, options.with_description);
+      res.set_header("Connection", "close");
+      return;
+    }
+    handler(req, res, reader, *ctx);
   };
 }
 
