@@ -355,11 +355,30 @@ RemoteJwks::~RemoteJwks() {
   state_->worker_cv.notify_all();
   state_->done_cv.notify_all();
   if (!state_->worker.joinable()) return;
-  if (abandon) {
+  // A callback of the worker's (clock, on_event) that dropped the last reference to
+  // this object: the worker cannot join itself; it ends by itself once the callback
+  // returns (it sees `stop`), and the state goes with its last reference.
+  if (state_->worker.get_id() == std::this_thread::get_id()) {
     state_->worker.detach();
-  } else {
-    state_->worker.join();
+    return;
   }
+  if (!abandon) {
+    state_->worker.join();
+    return;
+  }
+  // The worker outlives this object: what the caller gave us (the clock, the event
+  // callback and what they captured) and the keys are released here and now, not on
+  // the worker thread whenever its exchange ends. It checks `stop` before any use.
+  std::function<std::chrono::system_clock::time_point()> clock;
+  std::function<void(const RemoteJwksEvent&)> on_event;
+  std::shared_ptr<const KeySet> keys;
+  {
+    std::lock_guard<std::mutex> g(state_->mu);
+    clock.swap(state_->opt.clock);
+    on_event.swap(state_->opt.on_event);
+    keys.swap(state_->keys);
+  }
+  state_->worker.detach();
 }
 
 const std::string& RemoteJwks::url() const noexcept { return state_->opt.url; }

@@ -194,6 +194,7 @@ TEST_CASE("an ETag that is no entity-tag is never echoed in If-None-Match",
   server.set_keys({tp_test::key_for(Alg::ES256)});
   auto fetch_twice = [&](const std::string& etag) {
     server.set_etag(etag);
+    const int before = server.requests(tp_test::JwksServer::kJwksPath);
     tokenpass::RemoteJwksOptions o = jwks_options(server.jwks_url(), 2s);
     long long now = 1900000000;
     o.clock = [&now] { return std::chrono::system_clock::time_point(std::chrono::seconds(now)); };
@@ -202,10 +203,11 @@ TEST_CASE("an ETag that is no entity-tag is never echoed in If-None-Match",
     now += 3600;  // past the TTL
     REQUIRE(jwks.prefetch(2s));
     (void)jwks.keys_for(tokenpass::KeyQuery{});
-    for (int i = 0; i < 200 && jwks.stats().fetches < 2; ++i) std::this_thread::sleep_for(10ms);
-    for (int i = 0; i < 200 && server.requests(tp_test::JwksServer::kJwksPath) < 2; ++i) {
+    // The second request (the refresh) has arrived: its If-None-Match is the last one.
+    for (int i = 0; i < 500 && server.requests(tp_test::JwksServer::kJwksPath) < before + 2; ++i) {
       std::this_thread::sleep_for(10ms);
     }
+    REQUIRE(server.requests(tp_test::JwksServer::kJwksPath) == before + 2);
     return server.last_header("If-None-Match");
   };
   CHECK(fetch_twice("\"v1\"") == "\"v1\"");  // the control
@@ -360,6 +362,14 @@ TEST_CASE("protect_with_reader answers a request without a valid token before it
   CHECK(contains(answer, "WWW-Authenticate: Bearer"));
   CHECK(contains(answer, "Connection: close"));
   CHECK(srv.bodies_read == 0);
+
+  // A body that is itself a request is never read as the next one on the connection.
+  const std::string smuggled = "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n";
+  const std::string two = raw_exchange(
+      srv.port, "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+                    std::to_string(smuggled.size()) + "\r\n\r\n" + smuggled);
+  CHECK(two.rfind("HTTP/1.1 401", 0) == 0);
+  CHECK(two.find("HTTP/1.1 ", 1) == std::string::npos);
 
   // With a valid token the handler reads the body.
   tokenpass::ClaimsBuilder c;

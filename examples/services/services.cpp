@@ -154,6 +154,12 @@ bool Throttle::blocked(const std::string& key, std::chrono::system_clock::time_p
   return true;
 }
 
+void Throttle::forgive(const std::string& key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const auto it = failures_.find(key);
+  if (it != failures_.end() && !it->second.empty()) it->second.pop_back();
+}
+
 void Throttle::failed(const std::string& key, std::chrono::system_clock::time_point now) {
   std::lock_guard<std::mutex> lock(mu_);
   if (failures_.size() >= max_keys_ && failures_.find(key) == failures_.end()) {
@@ -226,23 +232,38 @@ bool TokenService::start(int port) {
   return true;
 }
 
-bool TokenService::throttled(httplib::Response& res, const std::string& name,
-                             const std::string& address) {
+namespace {
+// throttle_key: a bounded, printable key for a name a client sent.
+std::string throttle_key(const std::string& name) {
+  std::string out;
+  for (const char c : name.substr(0, 128)) {
+    const auto u = static_cast<unsigned char>(c);
+    out.push_back(u >= 0x20 && u < 0x7F ? c : '?');
+  }
+  return out;
+}
+}  // namespace
+
+bool TokenService::begin_attempt(httplib::Response& res, const std::string& name,
+                                 const std::string& address) {
   std::chrono::seconds wait{0};
   const auto now = clock_();
-  if (!by_name_.blocked(name, now, &wait) && !by_address_.blocked("addr:" + address, now, &wait)) {
+  const std::string key = throttle_key(name);
+  if (by_name_.blocked(key, now, &wait) || by_address_.blocked("addr:" + address, now, &wait)) {
+    log("token service: throttled " + key + " from " + address);
+    res.set_header("Retry-After", std::to_string(wait.count()));
+    oauth_error(res, 429, "invalid_request", "too many failed attempts; retry later");
     return false;
   }
-  log("token service: throttled " + name + " from " + address);
-  res.set_header("Retry-After", std::to_string(wait.count()));
-  oauth_error(res, 429, "invalid_request", "too many failed attempts; retry later");
+  by_name_.failed(key, now);
+  by_address_.failed("addr:" + address, now);
   return true;
 }
 
-void TokenService::failed_attempt(const std::string& name, const std::string& address) {
-  const auto now = clock_();
-  by_name_.failed(name, now);
-  by_address_.failed("addr:" + address, now);
+void TokenService::end_attempt(const std::string& name, const std::string& address, bool matched) {
+  if (!matched) return;
+  by_name_.forgive(throttle_key(name));
+  by_address_.forgive("addr:" + address);
 }
 
 void TokenService::routes() {
@@ -286,15 +307,15 @@ void TokenService::routes() {
     if (!form) return oauth_error(res, 400, "invalid_request", "bad form");
     const std::string name = field(*form, "username");
     const std::string password = field(*form, "password");
-    if (throttled(res, "user:" + name, req.remote_addr)) return;
+    if (!begin_attempt(res, "user:" + name, req.remote_addr)) return;
     const TokenServiceConfig::User* user = nullptr;
     for (const auto& u : config_.users) {
       if (u.name == name) user = &u;
     }
-    if (!check_secret(password, user ? &user->salt : nullptr, user ? &user->hash : nullptr)) {
-      failed_attempt("user:" + name, req.remote_addr);
-      return oauth_error(res, 401, "invalid_grant", "unknown user or wrong password");
-    }
+    const bool matched =
+        check_secret(password, user ? &user->salt : nullptr, user ? &user->hash : nullptr);
+    end_attempt("user:" + name, req.remote_addr, matched);
+    if (!matched) return oauth_error(res, 401, "invalid_grant", "unknown user or wrong password");
     const auto lifetime = user->token_lifetime.value_or(config_.user_token_lifetime);
     auto token = issue(user->name, "shop-web", config_.user_audiences, user->scopes, lifetime,
                        json::object());
@@ -319,13 +340,15 @@ void TokenService::routes() {
       id = field(*parts, "i");
       secret = field(*parts, "s");
     }
-    if (throttled(res, "client:" + id, req.remote_addr)) return;
+    if (!begin_attempt(res, "client:" + id, req.remote_addr)) return;
     const TokenServiceConfig::Client* client = nullptr;
     for (const auto& c : config_.clients) {
       if (c.id == id) client = &c;
     }
-    if (!check_secret(secret, client ? &client->salt : nullptr, client ? &client->hash : nullptr)) {
-      failed_attempt("client:" + id, req.remote_addr);
+    const bool matched =
+        check_secret(secret, client ? &client->salt : nullptr, client ? &client->hash : nullptr);
+    end_attempt("client:" + id, req.remote_addr, matched);
+    if (!matched) {
       res.set_header("WWW-Authenticate", "Basic realm=\"token\"");
       return oauth_error(res, 401, "invalid_client", "client authentication failed");
     }

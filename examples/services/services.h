@@ -99,6 +99,9 @@ class Throttle {
   bool blocked(const std::string& key, std::chrono::system_clock::time_point now,
                std::chrono::seconds* retry_after = nullptr);
   void failed(const std::string& key, std::chrono::system_clock::time_point now);
+  // forgive: takes back the latest failure of `key` (an attempt counted as failed
+  // before its secret was checked, which then matched).
+  void forgive(const std::string& key);
 
  private:
   std::size_t limit_;
@@ -126,9 +129,12 @@ class TokenService : public Server {
 
  private:
   void routes();
-  // throttled: the name or the address failed too often; `res` is then the 429.
-  bool throttled(httplib::Response& res, const std::string& name, const std::string& address);
-  void failed_attempt(const std::string& name, const std::string& address);
+  // begin_attempt: false when the name or the address failed too often (`res` is then
+  // the 429); otherwise the attempt is counted as failed already, so that concurrent
+  // guesses cannot pass the limit while their secrets are being hashed, and
+  // end_attempt takes it back when the secret matched.
+  bool begin_attempt(httplib::Response& res, const std::string& name, const std::string& address);
+  void end_attempt(const std::string& name, const std::string& address, bool matched);
   // check_secret: `secret` against `salt`/`hash`, or, for an unknown name (null salt),
   // against a dummy of the same cost; false for the latter.
   bool check_secret(const std::string& secret, const std::string* salt, const std::string* hash);

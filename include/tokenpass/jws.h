@@ -118,9 +118,10 @@ TOKENPASS_EXPORT Result<std::string> sign_jws(const Key& key, std::string_view p
 
 // verify_jws checks `compact` against `key` or `keys` (kid selection, else every key
 // whose type and algorithm fit, in order). It does not throw. Errors, in the order
-// they are checked: too_large, malformed (structure, header base64url and JSON),
-// unsupported_alg (`none` in any spelling, whatever its signature part), malformed (an
-// empty or non-canonical signature part), unknown_crit, bad_type, key_not_found,
+// they are checked: too_large, malformed (structure, characters outside the base64url
+// alphabet, header base64url and JSON), unsupported_alg (`none` in any spelling, also
+// with an empty or non-canonical signature part), malformed (an empty or non-canonical
+// signature part), unknown_crit, bad_type, key_not_found,
 // alg_not_allowed, key_unusable, bad_signature, then malformed for a payload that is
 // not canonical base64url; internal_error when OpenSSL itself fails (memory).
 // Leading and trailing white space around the token is ignored (up to 4 KiB of it;

@@ -65,6 +65,37 @@ inline bool token_ok(std::string_view s) noexcept {
   return true;
 }
 
+// SigpipeBlock: SIGPIPE blocked on this thread while it lives; one that arrived meanwhile
+// is taken off the thread's pending set before the mask is restored. OpenSSL writes to
+// the socket without MSG_NOSIGNAL (the handshake, alerts, key updates as well as data),
+// and a peer that closed must not kill the process: the whole exchange runs under it.
+class SigpipeBlock {
+ public:
+  SigpipeBlock() {
+    sigemptyset(&pipe_);
+    sigaddset(&pipe_, SIGPIPE);
+    sigset_t pending;
+    sigpending(&pending);
+    was_pending_ = sigismember(&pending, SIGPIPE) == 1;
+    pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
+  }
+  ~SigpipeBlock() {
+    if (!was_pending_) {
+      const timespec none{0, 0};
+      while (sigtimedwait(&pipe_, nullptr, &none) == SIGPIPE) {
+      }
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  SigpipeBlock(const SigpipeBlock&) = delete;
+  SigpipeBlock& operator=(const SigpipeBlock&) = delete;
+
+ private:
+  sigset_t pipe_;
+  sigset_t old_;
+  bool was_pending_ = false;
+};
+
 // Connection: one socket, optionally under TLS, every wait bounded by `deadline`.
 class Connection {
  public:
@@ -152,11 +183,10 @@ class Connection {
     }
   }
 
+  // write_all: every byte of `data`. Call under a SigpipeBlock (exchange does).
   Result<void> write_all(std::string_view data) {
-    // Security: a peer that closed the connection must not kill the process with
-    // SIGPIPE; plain sockets say MSG_NOSIGNAL, OpenSSL's writes run with it blocked.
-    SigpipeBlock block;
     while (!data.empty()) {
+      if (expired()) return fail("deadline passed while sending");
       long n = 0;
       if (ssl_ != nullptr) {
         std::size_t written = 0;
@@ -187,9 +217,13 @@ class Connection {
     return {};
   }
 
-  // read_some: up to `size` bytes; 0 at the end of the stream.
+  // read_some: up to `size` bytes; 0 at the end of the stream (over TLS, only after the
+  // peer's close_notify: a bare close may have cut the body short).
   Result<std::size_t> read_some(char* buf, std::size_t size) {
     while (true) {
+      // Checked on every read, not only when one would block: a peer that keeps the
+      // socket full must meet the deadline too.
+      if (expired()) return fail("deadline passed while receiving");
       if (ssl_ != nullptr) {
         std::size_t got = 0;
         const int rc = SSL_read_ex(ssl_, buf, size, &got);
@@ -200,13 +234,7 @@ class Connection {
           if (wait(why == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT)) continue;
           return tls_failed("deadline passed while receiving");
         }
-        // A close without close_notify: the end of the stream to a reader that knows
-        // the length; the framing below decides whether anything is missing.
-        if (why == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) {
-          ERR_clear_error();
-          return std::size_t{0};
-        }
-        return tls_failed("TLS read failed");
+        return tls_failed("TLS read failed (or the peer closed without close_notify)");
       }
       const long n = ::recv(fd_, buf, size, 0);
       if (n >= 0) return static_cast<std::size_t>(n);
@@ -219,39 +247,12 @@ class Connection {
   }
 
  private:
-  // SigpipeBlock: SIGPIPE blocked on this thread while it lives; one that arrived
-  // meanwhile is taken off the thread's pending set before the mask is restored.
-  class SigpipeBlock {
-   public:
-    SigpipeBlock() {
-      sigemptyset(&pipe_);
-      sigaddset(&pipe_, SIGPIPE);
-      sigset_t pending;
-      sigpending(&pending);
-      was_pending_ = sigismember(&pending, SIGPIPE) == 1;
-      pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
-    }
-    ~SigpipeBlock() {
-      if (!was_pending_) {
-        const timespec none{0, 0};
-        while (sigtimedwait(&pipe_, nullptr, &none) == SIGPIPE) {
-        }
-      }
-      pthread_sigmask(SIG_SETMASK, &old_, nullptr);
-    }
-    SigpipeBlock(const SigpipeBlock&) = delete;
-    SigpipeBlock& operator=(const SigpipeBlock&) = delete;
-
-   private:
-    sigset_t pipe_;
-    sigset_t old_;
-    bool was_pending_ = false;
-  };
-
   Error tls_failed(std::string why) {
     ERR_clear_error();
     return fail(why);
   }
+
+  bool expired() const { return SteadyClock::now() >= deadline_; }
 
   // wait: until the socket is ready for `events` or the deadline passes (false).
   bool wait(short events) {
@@ -306,7 +307,8 @@ class Reader {
         buf_.erase(0, end + 2);
         return out;
       }
-      if (buf_.size() > limit) return fail("a chunk line over the size limit");
+      // A line of `limit` bytes may have its CR already and wait for the LF.
+      if (buf_.size() > limit + 1) return fail("a chunk line over the size limit");
       auto more = fill(limit + 2 - buf_.size());
       if (!more) return more.error();
       if (*more == 0) return fail("the connection closed inside a chunked body");
@@ -405,9 +407,15 @@ inline bool last_coding_chunked(std::string_view te) {
 }
 
 inline Result<void> read_chunked(Reader& in, const Limits& limits, std::string& body) {
+  // The framing (size lines, extensions, CRLFs) is bounded too: a body sent a byte per
+  // chunk with long extensions would otherwise cost far more than its size.
+  std::size_t framing = 0;
+  const std::size_t max_framing = limits.max_header_bytes + limits.max_body_bytes / 8;
   while (true) {
     auto size_line = in.line(1024);
     if (!size_line) return size_line.error();
+    framing += size_line->size() + 4;
+    if (framing > max_framing) return fail("chunked framing over the size limit");
     const std::string_view s = *size_line;
     std::size_t i = 0;
     std::uint64_t size = 0;
@@ -432,6 +440,8 @@ inline Result<void> read_chunked(Reader& in, const Limits& limits, std::string& 
     auto trailer = in.line(8192);
     if (!trailer) return trailer.error();
     if (trailer->empty()) return {};
+    framing += trailer->size() + 2;
+    if (framing > max_framing) return fail("chunked framing over the size limit");
   }
 }
 
@@ -469,6 +479,7 @@ inline Result<HttpResponse> exchange(const HttpRequest& request, const Url& url,
   out += "Connection: close\r\n\r\n";
   out += request.body;
 
+  SigpipeBlock no_sigpipe;
   Connection conn(SteadyClock::now() + request.timeout);
   if (auto ok = conn.connect(url.host, url.port); !ok) return ok.error();
   if (tls != nullptr) {
