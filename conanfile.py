@@ -4,9 +4,11 @@ import os
 import re
 
 from conan import ConanFile
+from conan.errors import ConanInvalidConfiguration
 from conan.tools.build import check_min_cppstd
 from conan.tools.cmake import CMake, CMakeDeps, CMakeToolchain, cmake_layout
 from conan.tools.files import copy, load, rmdir
+from conan.tools.scm import Version
 
 required_conan_version = ">=2.1"
 
@@ -15,6 +17,8 @@ class TokenpassConan(ConanFile):
     name = "tokenpass"
     description = "Issue, verify and pass on JWT access tokens in C++17 (OpenSSL 3, nlohmann_json)"
     license = "MIT"
+    url = "https://github.com/tokenpass/tokenpass"
+    homepage = "https://github.com/tokenpass/tokenpass"
     topics = ("jwt", "jws", "jwk", "oauth2", "authentication")
     package_type = "library"
     settings = "os", "arch", "compiler", "build_type"
@@ -45,8 +49,19 @@ class TokenpassConan(ConanFile):
     def layout(self):
         cmake_layout(self)
 
+    # The oldest compilers with the C++17 library tokenpass uses (std::optional,
+    # std::variant, std::string_view, if constexpr).
+    _compilers_minimum_version = {
+        "gcc": "8",
+        "clang": "7",
+        "apple-clang": "12",
+        "msvc": "191",
+        "Visual Studio": "15",
+    }
+
     def requirements(self):
-        # nlohmann_json is in tokenpass' public headers; OpenSSL is private.
+        # nlohmann_json is in tokenpass' public headers; OpenSSL is private. OpenSSL 4 is
+        # untested: the range is widened when a test run on it passes.
         self.requires("nlohmann_json/[>=3.10 <4]", transitive_headers=True)
         self.requires("openssl/[>=3.0 <4]")
         if self.options.with_httplib:
@@ -54,7 +69,20 @@ class TokenpassConan(ConanFile):
             self.requires("cpp-httplib/[>=0.11 <1]", transitive_headers=True)
 
     def validate(self):
-        check_min_cppstd(self, 17)
+        if self.settings.compiler.get_safe("cppstd"):
+            check_min_cppstd(self, 17)
+        compiler = str(self.settings.compiler)
+        minimum = self._compilers_minimum_version.get(compiler)
+        if minimum and Version(str(self.settings.compiler.version)) < minimum:
+            raise ConanInvalidConfiguration(
+                f"tokenpass needs C++17: {compiler} {minimum} or newer "
+                f"(this is {self.settings.compiler.version})")
+        if self.options.with_httplib and \
+                not self.dependencies["cpp-httplib"].options.get_safe("with_openssl"):
+            # Refused, not silently built: the adapter would lack HTTPS on the server side.
+            raise ConanInvalidConfiguration(
+                "tokenpass/*:with_httplib=True needs cpp-httplib/*:with_openssl=True "
+                "(the adapter serves and fetches over HTTPS)")
 
     def generate(self):
         tc = CMakeToolchain(self)  # sets BUILD_SHARED_LIBS and fPIC from the options
@@ -62,6 +90,8 @@ class TokenpassConan(ConanFile):
         tc.cache_variables["TOKENPASS_BUILD_EXAMPLES"] = False
         tc.cache_variables["TOKENPASS_BUILD_CLI"] = bool(self.options.cli)
         tc.cache_variables["TOKENPASS_WITH_HTTPLIB"] = bool(self.options.with_httplib)
+        # Dependencies come from Conan only: never the machine's copy through pkg-config.
+        tc.cache_variables["TOKENPASS_HTTPLIB_PKGCONFIG"] = False
         tc.generate()
         CMakeDeps(self).generate()
 
@@ -97,7 +127,8 @@ class TokenpassConan(ConanFile):
         adapter = self.cpp_info.components["httplib"]
         adapter.set_property("cmake_target_name", "tokenpass::httplib")
         adapter.set_property("pkg_config_name", "tokenpass-httplib")
-        adapter.requires = ["core", "cpp-httplib::cpp-httplib"]
+        # Its HTTP client speaks TLS through OpenSSL itself (http_wire.h).
+        adapter.requires = ["core", "cpp-httplib::cpp-httplib", "openssl::ssl"]
         adapter.libdirs = []
         adapter.bindirs = []
 

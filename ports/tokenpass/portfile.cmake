@@ -14,6 +14,7 @@ vcpkg_cmake_configure(
         ${FEATURE_OPTIONS}
         -DTOKENPASS_BUILD_TESTS=OFF
         -DTOKENPASS_BUILD_EXAMPLES=OFF
+        -DTOKENPASS_HTTPLIB_PKGCONFIG=OFF
         -DTOKENPASS_CMAKE_DIR=share/tokenpass
 )
 vcpkg_cmake_install()

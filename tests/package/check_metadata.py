@@ -10,6 +10,11 @@ vcpkg or Conan (neither is installable here). Usage: check_metadata.py <repo roo
   the release form in ports/tokenpass/README.md is the same port apart from its first call.
 * Every vcpkg feature and every Conan option maps to a CMake option that exists, and
   every -D the port or the recipe passes names an option or cache variable that exists.
+* vcpkg.json's homepage and the recipe's url and homepage are project(HOMEPAGE_URL).
+* Package builds never fall back to the machine's pkg-config (the port and the recipe
+  set TOKENPASS_HTTPLIB_PKGCONFIG=OFF).
+* The recipe's validate() refuses with_httplib over a cpp-httplib without OpenSSL, and
+  compilers too old for C++17, with a message that says why; it accepts the defaults.
 """
 import json
 import os
@@ -42,6 +47,10 @@ m = re.search(r"^\s*project\s*\(\s*tokenpass\s+VERSION\s+(\d+\.\d+\.\d+)", cmake
 if not m:
     sys.exit("CMakeLists.txt: no project(tokenpass VERSION x.y.z)")
 version = m.group(1)
+m = re.search(r"^\s*project\s*\([^)]*HOMEPAGE_URL\s+\"([^\"]+)\"", cmakelists, re.M)
+homepage = m.group(1) if m else None
+check(homepage is not None and homepage.startswith("https://"),
+      "CMakeLists.txt: project() has no https HOMEPAGE_URL")
 
 cmake_sources = []
 for dirpath, dirnames, filenames in os.walk(root):
@@ -75,6 +84,8 @@ check(manifest.get("name") == "tokenpass", "vcpkg.json: name is not tokenpass")
 check(manifest.get("version") == version,
       f"vcpkg.json: version {manifest.get('version')!r} != project(VERSION) {version}")
 check(manifest.get("license") == spdx, f"vcpkg.json: license {manifest.get('license')!r} != {spdx}")
+check(manifest.get("homepage") == homepage,
+      f"vcpkg.json: homepage {manifest.get('homepage')!r} != project(HOMEPAGE_URL) {homepage!r}")
 deps = {d if isinstance(d, str) else d["name"]: d for d in manifest.get("dependencies", [])}
 for helper in ("vcpkg-cmake", "vcpkg-cmake-config"):
     dep = deps.get(helper)
@@ -111,6 +122,8 @@ for feature, option in feature_map.items():
           f"vcpkg feature {feature!r} maps to {option}, which is no option() in the CMake project")
 for var in re.findall(r"-D(\w+)=", port_code):
     check(var in known, f"portfile.cmake passes -D{var}, which the CMake project does not know")
+check("-DTOKENPASS_HTTPLIB_PKGCONFIG=OFF" in port_code,
+      "portfile.cmake: must pass -DTOKENPASS_HTTPLIB_PKGCONFIG=OFF (no machine copies)")
 
 
 def port_body(text):
@@ -154,6 +167,16 @@ class StubDeps:
         pass
 
 
+class StubVersion:
+    """Compares dotted versions numerically, as conan.tools.scm.Version does."""
+
+    def __init__(self, text):
+        self.parts = tuple(int(p) for p in re.findall(r"\d+", str(text)))
+
+    def __lt__(self, other):
+        return self.parts < StubVersion(other).parts
+
+
 def stub_load(conanfile, path, *args, **kwargs):
     with open(path, encoding="utf-8") as f:
         return f.read()
@@ -172,7 +195,7 @@ stubs = {
                           "cmake_layout": _noop},
     "conan.tools.files": {"copy": _noop, "load": stub_load, "rmdir": _noop, "rm": _noop,
                           "save": _noop, "get": _noop},
-    "conan.tools.scm": {"Version": str},
+    "conan.tools.scm": {"Version": StubVersion},
 }
 for name, attrs in stubs.items():
     module = types.ModuleType(name)
@@ -229,6 +252,54 @@ for flipped in [None] + sorted(option_to_var):
         check(var in known, f"conanfile.py sets {var}, which the CMake project does not know")
 for var in option_to_var.values():
     check(var in cmake_options, f"Conan option maps to {var}, which is no option() in the CMake project")
+
+check(getattr(recipe, "homepage", None) == homepage and getattr(recipe, "url", None) == homepage,
+      f"conanfile.py: url/homepage must be project(HOMEPAGE_URL) {homepage!r}")
+check(variables.get("TOKENPASS_HTTPLIB_PKGCONFIG") is False,
+      "conanfile.py: generate() must set TOKENPASS_HTTPLIB_PKGCONFIG to False")
+
+
+# validate(): the combinations the recipe must refuse, with a message saying why.
+class StubSetting(str):
+    def __new__(cls, value, **sub):
+        s = str.__new__(cls, value)
+        s.__dict__.update(sub)
+        return s
+
+    def get_safe(self, name, default=None):
+        return self.__dict__.get(name, default)
+
+
+class StubOptions(types.SimpleNamespace):
+    def get_safe(self, name, default=None):
+        return getattr(self, name, default)
+
+
+def validate_with(compiler, compiler_version, with_httplib, httplib_openssl):
+    c = recipe()
+    c.settings = types.SimpleNamespace(
+        compiler=StubSetting(compiler, version=StubSetting(compiler_version), cppstd="17"))
+    c.options = StubOptions(with_httplib=with_httplib, shared=False, fPIC=True, cli=True)
+    c.dependencies = {"cpp-httplib": types.SimpleNamespace(
+        options=StubOptions(with_openssl=httplib_openssl))}
+    try:
+        c.validate()
+    except sys.modules["conan.errors"].ConanInvalidConfiguration as e:
+        return str(e)
+    return None
+
+
+refused = validate_with("gcc", "12", True, False)
+check(refused is not None and "with_openssl" in refused,
+      f"conanfile.py: validate() must refuse with_httplib over cpp-httplib without OpenSSL ({refused!r})")
+check(validate_with("gcc", "12", True, True) is None,
+      "conanfile.py: validate() refuses with_httplib over cpp-httplib with OpenSSL")
+check(validate_with("gcc", "12", False, False) is None,
+      "conanfile.py: validate() refuses a build without the adapter because of cpp-httplib")
+old_gcc = validate_with("gcc", "7", False, True)
+check(old_gcc is not None and "C++17" in old_gcc,
+      f"conanfile.py: validate() must refuse gcc 7 for C++17 ({old_gcc!r})")
+check(validate_with("clang", "14", False, True) is None, "conanfile.py: validate() refuses clang 14")
 
 if failures:
     for f in dict.fromkeys(failures):

@@ -62,6 +62,32 @@ if(MODE STREQUAL "install")
     message(FATAL_ERROR "internal headers were installed")
   endif()
 
+  # The soname: major.minor while the version is 0.x (0.1 and 0.2 differ in ABI, as the
+  # CMake package's SameMinorVersion says), the major version from 1.0 on.
+  if(KIND STREQUAL "shared")
+    file(STRINGS "${SOURCE_DIR}/CMakeLists.txt" project_line REGEX "project\\(tokenpass VERSION")
+    string(REGEX MATCH "VERSION ([0-9]+)\\.([0-9]+)\\.([0-9]+)" _ "${project_line}")
+    if(CMAKE_MATCH_1 EQUAL 0)
+      set(want_soname "libtokenpass.so.${CMAKE_MATCH_1}.${CMAKE_MATCH_2}")
+    else()
+      set(want_soname "libtokenpass.so.${CMAKE_MATCH_1}")
+    endif()
+    find_program(READELF readelf REQUIRED)
+    file(GLOB libs "${prefix}/lib/libtokenpass.so.*.*.*")
+    list(LENGTH libs n)
+    if(NOT n EQUAL 1)
+      message(FATAL_ERROR "expected one libtokenpass.so.X.Y.Z in ${prefix}/lib, found: ${libs}")
+    endif()
+    execute_process(COMMAND "${READELF}" -d ${libs} OUTPUT_VARIABLE dynamic RESULT_VARIABLE rc)
+    string(REGEX MATCH "Library soname: \\[([^]]*)\\]" _ "${dynamic}")
+    if(NOT rc EQUAL 0 OR NOT CMAKE_MATCH_1 STREQUAL want_soname)
+      message(FATAL_ERROR "soname is '${CMAKE_MATCH_1}', expected '${want_soname}'")
+    endif()
+    if(NOT EXISTS "${prefix}/lib/${want_soname}")
+      message(FATAL_ERROR "no ${want_soname} link in ${prefix}/lib")
+    endif()
+  endif()
+
   # The prefix must be relocatable: move it; the consumers use it from the new place.
   file(RENAME "${prefix}" "${moved_prefix}")
 
