@@ -1,5 +1,7 @@
 #include "tokenpass/algorithm.h"
 
+#include "internal/rules.h"
+
 #include <array>
 #include <utility>
 
@@ -149,7 +151,9 @@ bool alg_fits(Alg alg, KeyType kty, Curve crv, std::size_t size) noexcept {
   }
 }
 
-bool algs_match(Alg key_alg, Alg token_alg, Curve crv) noexcept {
+namespace internal {
+
+bool alg_fits_allowed(Alg key_alg, Alg token_alg, Curve crv) noexcept {
   if (key_alg == token_alg) return true;
   const auto eddsa_family = [crv](Alg a) {
     return a == Alg::EdDSA || (a == Alg::Ed25519 && crv == Curve::Ed25519) ||
@@ -158,5 +162,7 @@ bool algs_match(Alg key_alg, Alg token_alg, Curve crv) noexcept {
   return eddsa_family(key_alg) && eddsa_family(token_alg) &&
          (crv == Curve::Ed25519 || crv == Curve::Ed448);
 }
+
+}  // namespace internal
 
 }  // namespace tokenpass

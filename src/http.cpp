@@ -1,5 +1,7 @@
 #include "tokenpass/http.h"
 
+#include "internal/rules.h"
+
 #include <cctype>
 #include <limits>
 
@@ -75,6 +77,8 @@ Result<Url> parse_url(std::string_view url) {
   return out;
 }
 
+namespace internal {
+
 std::optional<std::chrono::seconds> cache_max_age(std::string_view cc) {
   std::optional<std::chrono::seconds> result;
   std::size_t i = 0;
@@ -103,5 +107,7 @@ std::optional<std::chrono::seconds> cache_max_age(std::string_view cc) {
   }
   return result;
 }
+
+}  // namespace internal
 
 }  // namespace tokenpass

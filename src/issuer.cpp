@@ -17,7 +17,7 @@ Issuer::Issuer(Key key, std::string issuer, std::chrono::seconds lifetime, Issue
       lifetime_(lifetime),
       options_(std::move(options)) {
   if (!key_.can_sign()) throw std::invalid_argument("tokenpass::Issuer: the key cannot sign");
-  if (options_.alg && !key_.accepts(*options_.alg)) {
+  if (options_.alg && !key_.fits(*options_.alg)) {
     throw std::invalid_argument("tokenpass::Issuer: the key does not fit the algorithm");
   }
   if (issuer_.empty()) throw std::invalid_argument("tokenpass::Issuer: empty issuer");

@@ -16,6 +16,7 @@
 #include "internal/json.h"
 #include "internal/key_data.h"
 #include "internal/openssl.h"
+#include "internal/rules.h"
 
 namespace tokenpass {
 
@@ -755,8 +756,8 @@ std::vector<Alg> Key::allowed_algs() const {
   return out;
 }
 
-bool Key::accepts(Alg alg) const noexcept {
-  if (data_->alg) return algs_match(*data_->alg, alg, data_->crv);
+bool Key::fits(Alg alg) const noexcept {
+  if (data_->alg) return internal::alg_fits_allowed(*data_->alg, alg, data_->crv);
   const std::size_t size = data_->kty == KeyType::oct ? data_->secret.size() : data_->bits;
   return alg_fits(alg, data_->kty, data_->crv, size);
 }

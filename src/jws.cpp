@@ -16,6 +16,7 @@
 #include "internal/jws_impl.h"
 #include "internal/key_data.h"
 #include "internal/openssl.h"
+#include "internal/rules.h"
 #include "tokenpass/http.h"
 
 namespace tokenpass {
@@ -424,7 +425,7 @@ Result<HeaderFacts> check_header(const json& header, const JwsVerifyOptions& opt
     if (typ == header.end() || !typ->is_string()) {
       return make_error(errc::bad_type, "header has no \"typ\"");
     }
-    if (!typ_matches(typ->get_ref<const std::string&>(), *options.typ)) {
+    if (!internal::typ_matches(typ->get_ref<const std::string&>(), *options.typ)) {
       return make_error(errc::bad_type, "header \"typ\" is not the expected type");
     }
   }
@@ -442,7 +443,7 @@ Result<HeaderFacts> check_header(const json& header, const JwsVerifyOptions& opt
 bool narrowed_allows(const JwsVerifyOptions& options, Alg alg, Curve crv) {
   if (options.algorithms.empty()) return true;
   return std::any_of(options.algorithms.begin(), options.algorithms.end(),
-                     [&](Alg a) { return algs_match(a, alg, crv); });
+                     [&](Alg a) { return internal::alg_fits_allowed(a, alg, crv); });
 }
 
 }  // namespace
@@ -597,7 +598,7 @@ Result<const Key*> verify_parsed(const ParsedJws& parsed, const Key* keys, std::
     if (!candidate(key)) continue;
     any = true;
     // RFC 8725 §3.1: the key decides which algorithms are acceptable, not the token.
-    if (!key.accepts(parsed.alg) || !narrowed_allows(options, parsed.alg, key.curve())) {
+    if (!key.fits(parsed.alg) || !narrowed_allows(options, parsed.alg, key.curve())) {
       continue;
     }
     if (!key.can_verify()) {
@@ -670,10 +671,12 @@ auto guarded(Fn&& fn) -> decltype(fn()) {
 
 }  // namespace
 
+namespace internal {
 bool typ_matches(std::string_view a, std::string_view b) noexcept {
   // RFC 7515 §4.1.9: media types compare case-insensitively, as header names do.
   return header_name_equals(strip_application(a), strip_application(b));
 }
+}  // namespace internal
 
 namespace {
 
@@ -691,7 +694,7 @@ Result<std::string> sign_impl(const Key& key, std::string_view payload,
                                        : "a public key cannot sign");
   }
   const Alg alg = options.alg.value_or(key.default_alg());
-  if (!key.accepts(alg)) return make_error(errc::alg_not_allowed, "the key does not fit this alg");
+  if (!key.fits(alg)) return make_error(errc::alg_not_allowed, "the key does not fit this alg");
   if (!options.extra_header.is_object()) {
     return make_error(errc::malformed, "extra header is not a JSON object");
   }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "internal/json.h"
+#include "internal/rules.h"
 #include "tokenpass/key_source.h"
 
 namespace tokenpass {
@@ -210,7 +211,7 @@ struct RemoteJwks::State {
   std::chrono::seconds ttl_from(const HttpResponse& res) const {
     auto ttl_value = opt.default_ttl;
     if (const auto cc = res.header("Cache-Control")) {
-      if (const auto age = cache_max_age(*cc)) ttl_value = *age;
+      if (const auto age = internal::cache_max_age(*cc)) ttl_value = *age;
     }
     return std::clamp(ttl_value, opt.min_ttl, opt.max_ttl);
   }

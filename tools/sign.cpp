@@ -113,7 +113,7 @@ int run_sign(const std::vector<std::string>& argv) {
                                             ? "the key's \"use\" or \"key_ops\" forbid signing"
                                             : "a public key cannot sign"));
   }
-  if (options.alg && !key.accepts(*options.alg)) {
+  if (options.alg && !key.fits(*options.alg)) {
     usage_error("the key does not fit --alg " + std::string(to_string(*options.alg)));
   }
 

@@ -67,8 +67,5 @@ inline constexpr std::size_t kMinRsaBits = 2048;
 // (`size` is bits for RSA, bytes of secret for oct, ignored otherwise).
 TOKENPASS_EXPORT bool alg_fits(Alg alg, KeyType kty, Curve crv, std::size_t size) noexcept;
 
-// algs_match: `EdDSA` on a key matches a token's `Ed25519` or `Ed448` of the
-// key's curve, and back (RFC 9864 §2). True also when the two are equal.
-TOKENPASS_EXPORT bool algs_match(Alg key_alg, Alg token_alg, Curve crv) noexcept;
 
 }  // namespace tokenpass

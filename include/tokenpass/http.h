@@ -63,8 +63,4 @@ TOKENPASS_EXPORT Result<Url> parse_url(std::string_view url);
 // header_name_equals compares header names case-insensitively (RFC 9110 §5.1).
 TOKENPASS_EXPORT bool header_name_equals(std::string_view a, std::string_view b) noexcept;
 
-// cache_max_age reads `max-age` from a Cache-Control value; nullopt when absent or
-// invalid. `no-cache` and `no-store` give 0.
-TOKENPASS_EXPORT std::optional<std::chrono::seconds> cache_max_age(std::string_view cache_control);
-
 }  // namespace tokenpass

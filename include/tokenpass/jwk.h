@@ -90,9 +90,9 @@ class TOKENPASS_EXPORT Key {
 
   // allowed_algs: the key's `alg` if set, else every algorithm its type and size fit.
   std::vector<Alg> allowed_algs() const;
-  // accepts: `alg` is one of `allowed_algs()`, with EdDSA matching Ed25519/Ed448 of
-  // the key's curve (RFC 9864).
-  bool accepts(Alg alg) const noexcept;
+  // fits: `alg` is one of `allowed_algs()`, with EdDSA matching Ed25519/Ed448 of the
+  // key's curve (RFC 9864). (`alg_fits` in algorithm.h: the same for a key's shape.)
+  bool fits(Alg alg) const noexcept;
   // default_alg: the key's `alg`, else the first algorithm it fits (RS256 for RSA,
   // the curve's ES algorithm for EC, EdDSA for OKP, HS256/384/512 for oct by size).
   Alg default_alg() const noexcept;

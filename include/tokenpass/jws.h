@@ -143,8 +143,4 @@ TOKENPASS_EXPORT Result<UnverifiedJws> decode_unverified(
 TOKENPASS_EXPORT Result<nlohmann::json> decode_unverified_header(
     std::string_view compact, std::size_t max_token_size = kDefaultMaxTokenSize);
 
-// typ_matches compares two media types as RFC 7515 §4.1.9 says: case-insensitively,
-// with an `application/` prefix ignored on either side.
-TOKENPASS_EXPORT bool typ_matches(std::string_view a, std::string_view b) noexcept;
-
 }  // namespace tokenpass

@@ -5,11 +5,12 @@
 #include <cstdint>
 
 #include "fuzz_support.h"
+#include "internal/rules.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace tokenpass_fuzz;
   const std::string_view text = as_view(data, size);
-  if (const auto age = tokenpass::cache_max_age(text)) check(age->count() >= 0);
+  if (const auto age = tokenpass::internal::cache_max_age(text)) check(age->count() >= 0);
   if (const auto url = tokenpass::parse_url(text)) {
     check(url->scheme == "http" || url->scheme == "https");
     check(!url->host.empty() && url->port >= 1 && url->port <= 65535);
