@@ -157,6 +157,16 @@ const Json& Claims::json() const noexcept { return data_->json(); }
 
 namespace internal {
 
+Result<std::string> peek_issuer(std::string_view payload, const JsonLimits& limits) {
+  auto claims = parse_json(payload, limits);
+  if (!claims) return claims.error();
+  const auto iss = claims->is_object() ? claims->find("iss") : claims->end();
+  if (!claims->is_object() || iss == claims->end() || !iss->is_string()) {
+    return make_error(errc::bad_issuer, "token has no issuer");
+  }
+  return iss->get<std::string>();
+}
+
 std::optional<bool> RegisteredClaims::has(std::string_view name) const noexcept {
   if (name == "iss") return iss.has_value();
   if (name == "sub") return sub.has_value();

@@ -7,9 +7,6 @@
 #include <cstring>
 #include <utility>
 
-#include <openssl/core_names.h>
-#include <openssl/rsa.h>
-
 #include "internal/base64url.h"
 #include "internal/bits.h"
 #include "internal/json.h"
@@ -17,6 +14,7 @@
 #include "internal/key_data.h"
 #include "internal/openssl.h"
 #include "internal/rules.h"
+#include "internal/signature.h"
 #include "tokenpass/http.h"
 
 namespace tokenpass {
@@ -61,294 +59,7 @@ using internal::KeyAccess;
 using internal::KeyData;
 using json = nlohmann::json;
 
-bool is_hmac(Alg a) { return a == Alg::HS256 || a == Alg::HS384 || a == Alg::HS512; }
-bool is_pss(Alg a) { return a == Alg::PS256 || a == Alg::PS384 || a == Alg::PS512; }
-bool is_ecdsa(Alg a) {
-  return a == Alg::ES256 || a == Alg::ES384 || a == Alg::ES512 || a == Alg::ES256K;
-}
-
-std::size_t ec_field_bytes(Curve crv) {
-  switch (crv) {
-    case Curve::P384:
-      return 48;
-    case Curve::P521:
-      return 66;
-    default:
-      return 32;
-  }
-}
-
-// ---- the signature primitives -------------------------------------------------
-
-// init_ctx prepares a DigestSign/DigestVerify context with the padding `alg` needs.
-bool init_ctx(EVP_MD_CTX* ctx, const KeyData& k, Alg alg, bool sign) {
-  EVP_PKEY_CTX* pctx = nullptr;
-  const EVP_MD* md = internal::digest_for(alg);
-  // Only EdDSA signs without a separate digest; a missing one is a failed fetch.
-  if (md == nullptr && internal::digest_name(alg) != nullptr) return false;
-  const int ok = sign ? EVP_DigestSignInit(ctx, &pctx, md, nullptr, k.pkey.get())
-                      : EVP_DigestVerifyInit(ctx, &pctx, md, nullptr, k.pkey.get());
-  if (ok != 1) return false;
-  if (is_pss(alg)) {
-    // RFC 7518 §3.5: MGF1 with the same hash, and a salt as long as the hash output.
-    if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
-        EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, md) != 1 ||
-        EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1) {
-      return false;
-    }
-  } else if (k.kty == KeyType::RSA) {
-    if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1) return false;
-  }
-  return true;
-}
-
-// prepared_md: the key's context for (`alg`, sign or verify), made on first use.
-EVP_MD_CTX* prepared_md(const KeyData& k, Alg alg, bool sign) {
-  auto& slot = (sign ? k.prepared.sign : k.prepared.verify)[static_cast<std::size_t>(alg)];
-  if (EVP_MD_CTX* ready = slot.load(std::memory_order_acquire)) return ready;
-  internal::MdCtxPtr fresh(EVP_MD_CTX_new());
-  if (!fresh || !init_ctx(fresh.get(), k, alg, sign)) {
-    internal::clear_openssl_errors();
-    return nullptr;
-  }
-  return internal::publish<EVP_MD_CTX, EVP_MD_CTX_free>(slot, fresh.release());
-}
-
-// copy_prepared: a context of its own for one signature operation. FINALISE tells
-// OpenSSL that the context is used once, so that its final step need not duplicate
-// the context again (it does, without the flag, to keep it reusable).
-internal::MdCtxPtr copy_prepared(const KeyData& k, Alg alg, bool sign) {
-  EVP_MD_CTX* prepared = prepared_md(k, alg, sign);
-  if (prepared == nullptr) return nullptr;
-  internal::MdCtxPtr ctx(EVP_MD_CTX_new());
-  if (!ctx || EVP_MD_CTX_copy_ex(ctx.get(), prepared) != 1) return nullptr;
-  EVP_MD_CTX_set_flags(ctx.get(), EVP_MD_CTX_FLAG_FINALISE);
-  return ctx;
-}
-
-// hmac writes the MAC of `input` (at most EVP_MAX_MD_SIZE bytes) from a copy of the
-// key's prepared HMAC context.
-bool hmac(const KeyData& k, Alg alg, std::string_view input, unsigned char* out,
-          std::size_t* len) {
-  const std::size_t index = alg == Alg::HS256 ? 0 : alg == Alg::HS384 ? 1 : 2;
-  auto& slot = k.prepared.mac[index];
-  EVP_MAC_CTX* prepared = slot.load(std::memory_order_acquire);
-  if (prepared == nullptr) {
-    EVP_MAC* mac = internal::hmac_mac();
-    if (mac == nullptr) return false;
-    internal::MacCtxPtr fresh(EVP_MAC_CTX_new(mac));
-    OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-                                         const_cast<char*>(internal::digest_name(alg)), 0),
-        OSSL_PARAM_construct_end()};
-    if (!fresh || EVP_MAC_init(fresh.get(), reinterpret_cast<const unsigned char*>(k.secret.data()),
-                               k.secret.size(), params) != 1) {
-      return false;
-    }
-    prepared = internal::publish<EVP_MAC_CTX, EVP_MAC_CTX_free>(slot, fresh.release());
-  }
-  internal::MacCtxPtr ctx(EVP_MAC_CTX_dup(prepared));
-  return ctx &&
-         EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(input.data()),
-                        input.size()) == 1 &&
-         EVP_MAC_final(ctx.get(), out, len, EVP_MAX_MD_SIZE) == 1;
-}
-
-// ECDSA signatures in JWS are R || S, each exactly the field size (RFC 7518 §3.4);
-// OpenSSL speaks DER (SEQUENCE of two INTEGERs). The conversions are done by hand:
-// through BIGNUMs they cost more allocations than the rest of a verify.
-constexpr std::size_t kMaxEcWidth = 66;                        // P-521
-constexpr std::size_t kMaxEcDer = 3 + 2 * (2 + 1 + kMaxEcWidth);  // 141
-
-// raw_to_der writes the minimal DER encoding of R || S (`2 * width` bytes) and
-// returns its length. Values out of range (zero, above the order) are OpenSSL's to
-// refuse; this only re-encodes.
-std::size_t raw_to_der(const unsigned char* raw, std::size_t width, unsigned char* out) {
-  std::size_t skip[2];
-  bool pad[2];
-  std::size_t len[2];
-  for (int i = 0; i < 2; ++i) {
-    const unsigned char* v = raw + i * width;
-    skip[i] = 0;
-    while (skip[i] + 1 < width && v[skip[i]] == 0) ++skip[i];
-    pad[i] = (v[skip[i]] & 0x80) != 0;  // DER INTEGERs are signed
-    len[i] = width - skip[i] + (pad[i] ? 1 : 0);
-  }
-  const std::size_t content = 4 + len[0] + len[1];
-  std::size_t n = 0;
-  out[n++] = 0x30;
-  if (content >= 0x80) out[n++] = 0x81;
-  out[n++] = static_cast<unsigned char>(content);
-  for (int i = 0; i < 2; ++i) {
-    out[n++] = 0x02;
-    out[n++] = static_cast<unsigned char>(len[i]);
-    if (pad[i]) out[n++] = 0;
-    std::memcpy(out + n, raw + i * width + skip[i], width - skip[i]);
-    n += width - skip[i];
-  }
-  return n;
-}
-
-// der_to_raw reads OpenSSL's DER signature into R || S, each left-padded to `width`.
-bool der_to_raw(const unsigned char* der, std::size_t len, std::size_t width,
-                unsigned char* out) {
-  std::size_t i = 0;
-  if (len < 2 || der[i++] != 0x30) return false;
-  std::size_t seq = der[i++];
-  if (seq == 0x81 && i < len) {
-    seq = der[i++];
-  } else if (seq >= 0x80) {
-    return false;
-  }
-  if (i + seq != len) return false;
-  for (int part = 0; part < 2; ++part) {
-    if (i + 2 > len || der[i] != 0x02 || der[i + 1] >= 0x80) return false;
-    std::size_t n = der[i + 1];
-    i += 2;
-    if (n == 0 || i + n > len) return false;
-    const unsigned char* v = der + i;
-    i += n;
-    while (n > 0 && *v == 0) {
-      ++v;
-      --n;
-    }
-    if (n > width) return false;
-    std::memset(out + part * width, 0, width - n);
-    std::memcpy(out + part * width + width - n, v, n);
-  }
-  return i == len;
-}
-
-// max_signature_size: room for any signature `k` makes with `alg`.
-std::size_t max_signature_size(const KeyData& k, Alg alg) {
-  if (is_hmac(alg)) return EVP_MAX_MD_SIZE;
-  if (is_ecdsa(alg)) return 2 * ec_field_bytes(k.crv);
-  return static_cast<std::size_t>(EVP_PKEY_get_size(k.pkey.get()));
-}
-
-// compute_signature writes the JWS signature of `input` into `out` (room for
-// max_signature_size) and returns its length; 0 when OpenSSL fails.
-std::size_t compute_signature(const KeyData& k, Alg alg, std::string_view input,
-                              unsigned char* out) {
-  const auto* in = reinterpret_cast<const unsigned char*>(input.data());
-  std::size_t len = 0;
-  if (is_hmac(alg)) {
-    if (!hmac(k, alg, input, out, &len)) len = 0;
-  } else {
-    auto ctx = copy_prepared(k, alg, true);
-    if (is_ecdsa(alg)) {
-      unsigned char der[kMaxEcDer];
-      len = sizeof der;
-      if (!ctx || EVP_DigestSign(ctx.get(), der, &len, in, input.size()) != 1 ||
-          !der_to_raw(der, len, ec_field_bytes(k.crv), out)) {
-        len = 0;
-      } else {
-        len = 2 * ec_field_bytes(k.crv);
-      }
-    } else {
-      len = max_signature_size(k, alg);
-      if (!ctx || EVP_DigestSign(ctx.get(), out, &len, in, input.size()) != 1) len = 0;
-    }
-  }
-  if (len == 0) internal::clear_openssl_errors();
-  return len;
-}
-
-// SigCheck: the signature holds, does not hold, or could not be checked (OpenSSL
-// failed: memory, an internal error), which is no verdict on the token.
-enum class SigCheck { ok, bad, failed };
-
-SigCheck check_signature(const KeyData& k, Alg alg, std::string_view input,
-                         const unsigned char* sig, std::size_t sig_len) {
-  const auto* in = reinterpret_cast<const unsigned char*>(input.data());
-  if (is_hmac(alg)) {
-    unsigned char mac[EVP_MAX_MD_SIZE];
-    std::size_t len = 0;
-    if (!hmac(k, alg, input, mac, &len)) {
-      internal::clear_openssl_errors();
-      return SigCheck::failed;
-    }
-    // Security: compare MACs in constant time.
-    return internal::ct_equal(std::string_view(reinterpret_cast<const char*>(mac), len),
-                              std::string_view(reinterpret_cast<const char*>(sig), sig_len))
-               ? SigCheck::ok
-               : SigCheck::bad;
-  }
-  unsigned char der[kMaxEcDer];
-  if (is_ecdsa(alg)) {
-    const std::size_t width = ec_field_bytes(k.crv);
-    // RFC 7518 §3.4: exactly 2 * field size; DER or any other length is refused.
-    if (sig_len != 2 * width) return SigCheck::bad;
-    sig_len = raw_to_der(sig, width, der);
-    sig = der;
-  } else if (k.kty == KeyType::RSA) {
-    // RFC 8017 §8.1.2 / §8.2.2 step 1: the signature is exactly k octets. OpenSSL's PSS
-    // path accepts shorter ones (a dropped leading zero), which would give one token
-    // two valid encodings.
-    if (sig_len != static_cast<std::size_t>(EVP_PKEY_get_size(k.pkey.get()))) return SigCheck::bad;
-  }
-  // OpenSSL 3.0's PSS and EdDSA paths report some allocation failures as a plain
-  // mismatch, with nothing on the error queue (tests/alloc_failure_test.cpp found it):
-  // there a refusal is checked once more, so that a passing shortage is not blamed on
-  // the token. Only forged PS* and EdDSA tokens pay for the second check.
-  const int attempts = is_pss(alg) || k.kty == KeyType::OKP ? 2 : 1;
-  for (int attempt = 0; attempt < attempts; ++attempt) {
-    auto ctx = copy_prepared(k, alg, false);
-    if (!ctx) {
-      internal::clear_openssl_errors();
-      return SigCheck::failed;
-    }
-    if (EVP_DigestVerify(ctx.get(), sig, sig_len, in, input.size()) == 1) return SigCheck::ok;
-    // A failure must not leave anything on the error queue for an unrelated later call
-    // to find; what it holds tells a refused signature from OpenSSL's own failure.
-    if (internal::clear_openssl_errors_fatal()) return SigCheck::failed;
-  }
-  return SigCheck::bad;
-}
-
 // ---- structure ---------------------------------------------------------------
-
-struct Parts {
-  std::string_view header_b64;
-  std::string_view payload_b64;
-  std::string_view signature_b64;
-  std::string_view signing_input;  // header_b64 "." payload_b64
-};
-
-Result<Parts> split(std::string_view& compact, std::size_t max_size) {
-  // Checked before any decoding, so that an oversized input costs nothing more.
-  if (internal::over_size_limit(compact, max_size)) {
-    return make_error(errc::too_large, "token exceeds the size limit");
-  }
-  compact = internal::trim_space(compact);
-  if (compact.size() > max_size) return make_error(errc::too_large, "token exceeds the size limit");
-  if (compact.empty()) return make_error(errc::malformed, "empty token");
-  if (compact.front() == '{') {
-    return make_error(errc::malformed, "JWS JSON serialization is not accepted");
-  }
-  const std::size_t dot1 = compact.find('.');
-  const std::size_t dot2 = dot1 == std::string_view::npos ? dot1 : compact.find('.', dot1 + 1);
-  if (dot2 == std::string_view::npos) {
-    return make_error(errc::malformed, "a compact JWS has three parts");
-  }
-  if (compact.find('.', dot2 + 1) != std::string_view::npos) {
-    return make_error(errc::malformed, "more than three parts (a JWE is not a JWS)");
-  }
-  Parts p;
-  p.header_b64 = compact.substr(0, dot1);
-  p.payload_b64 = compact.substr(dot1 + 1, dot2 - dot1 - 1);
-  p.signature_b64 = compact.substr(dot2 + 1);
-  p.signing_input = compact.substr(0, dot2);
-  if (p.header_b64.empty()) return make_error(errc::malformed, "empty protected header");
-  // An empty signature is well-formed compact JWS (an unsecured JWS, RFC 7515 A.5): the
-  // decoders show it; verification refuses it for its alg.
-  for (const auto part : {p.header_b64, p.payload_b64, p.signature_b64}) {
-    if (!internal::is_b64url_alphabet(part)) {
-      return make_error(errc::malformed, "character outside the base64url alphabet");
-    }
-  }
-  return p;
-}
 
 Result<json> decode_header(std::string_view header_b64, const JsonLimits& limits) {
   std::string text;
@@ -499,15 +210,10 @@ TOKENPASS_COLD Result<void> parse_header_slow(std::string_view header_text,
 
 }  // namespace
 
-Result<void> parse_jws(std::string_view compact, const JwsVerifyOptions& options, ParsedJws& out) {
-  // Checked before any decoding, so that an oversized input costs nothing more.
-  if (internal::over_size_limit(compact, options.max_token_size)) {
-    return internal::fail(errc::too_large, "token exceeds the size limit");
-  }
-  compact = internal::trim_space(compact);
-  if (compact.size() > options.max_token_size) {
-    return internal::fail(errc::too_large, "token exceeds the size limit");
-  }
+Result<CompactParts> split_compact(std::string_view compact, std::size_t max_size) {
+  auto trimmed = trimmed_token(compact, max_size);
+  if (!trimmed) return trimmed.error();
+  compact = *trimmed;
   if (compact.empty()) return internal::fail(errc::malformed, "empty token");
   if (compact.front() == '{') {
     return internal::fail(errc::malformed, "JWS JSON serialization is not accepted");
@@ -515,14 +221,28 @@ Result<void> parse_jws(std::string_view compact, const JwsVerifyOptions& options
   const char* begin = compact.data();
   const char* end = begin + compact.size();
   // A fourth part shows up as a '.' in the signature, which decoding refuses; only then
-  // is it told apart from any other character outside the alphabet.
+  // is it told apart from any other character outside the alphabet (bad_char).
   const char* dot1 = find_dot(begin, end);
   const char* dot2 = dot1 == end ? end : find_dot(dot1 + 1, end);
   if (dot2 == end) return internal::fail(errc::malformed, "a compact JWS has three parts");
-  const std::string_view header_b64(begin, static_cast<std::size_t>(dot1 - begin));
-  const std::string_view payload_b64(dot1 + 1, static_cast<std::size_t>(dot2 - dot1 - 1));
-  const std::string_view signature_b64(dot2 + 1, static_cast<std::size_t>(end - dot2 - 1));
-  if (header_b64.empty()) return internal::fail(errc::malformed, "empty protected header");
+  CompactParts p;
+  p.compact = compact;
+  p.header_b64 = std::string_view(begin, static_cast<std::size_t>(dot1 - begin));
+  p.payload_b64 = std::string_view(dot1 + 1, static_cast<std::size_t>(dot2 - dot1 - 1));
+  p.signature_b64 = std::string_view(dot2 + 1, static_cast<std::size_t>(end - dot2 - 1));
+  p.signing_input = std::string_view(begin, static_cast<std::size_t>(dot2 - begin));
+  // An empty signature is well-formed compact JWS (an unsecured JWS, RFC 7515 A.5): the
+  // decoders show it; verification refuses it for its alg.
+  if (p.header_b64.empty()) return internal::fail(errc::malformed, "empty protected header");
+  return p;
+}
+
+Result<void> parse_jws(std::string_view compact, const JwsVerifyOptions& options, ParsedJws& out) {
+  auto parts = split_compact(compact, options.max_token_size);
+  if (!parts) return parts.error();
+  const std::string_view header_b64 = parts->header_b64;
+  const std::string_view payload_b64 = parts->payload_b64;
+  const std::string_view signature_b64 = parts->signature_b64;
 
   // All three parts are decoded at once, each straight into where it is used. The
   // alphabet is checked for all of them first; a non-canonical encoding is reported
@@ -569,9 +289,9 @@ Result<void> parse_jws(std::string_view compact, const JwsVerifyOptions& options
              !slow) {
     return slow.error();
   }
-  out.compact = compact;
+  out.compact = parts->compact;
   out.header_b64 = header_b64;
-  out.signing_input = std::string_view(begin, static_cast<std::size_t>(dot2 - begin));
+  out.signing_input = parts->signing_input;
   out.payload_canonical = payload_status == B64Status::ok;
   out.signature = signature;
   return {};
@@ -606,12 +326,13 @@ Result<const Key*> verify_parsed(const ParsedJws& parsed, const Key* keys, std::
       continue;
     }
     tried = true;
-    const SigCheck check = check_signature(KeyAccess::data(key), parsed.alg, parsed.signing_input,
-                                           parsed.signature, parsed.signature_size);
-    if (check == SigCheck::failed) {
+    const SigCheck check = check_signature(KeyAccess::data(key), parsed.alg,
+                                           parsed.signing_input, parsed.signature,
+                                           parsed.signature_size);
+    if (check == internal::SigCheck::failed) {
       return internal::fail(errc::internal_error, "OpenSSL failed while checking the signature");
     }
-    if (check == SigCheck::bad) continue;
+    if (check == internal::SigCheck::bad) continue;
     if (!parsed.payload_canonical) {
       return internal::fail(errc::malformed, "payload is not canonical base64url");
     }
@@ -626,19 +347,6 @@ Result<const Key*> verify_parsed(const ParsedJws& parsed, const Key* keys, std::
     return internal::fail(errc::key_unusable, "the key's \"use\" or \"key_ops\" forbid verifying");
   }
   return internal::fail(errc::alg_not_allowed, "the token's alg is not one the key accepts");
-}
-
-Result<std::string> peek_issuer(const ParsedJws& parsed, const JsonLimits& limits) {
-  if (!parsed.payload_canonical) {
-    return internal::fail(errc::malformed, "payload is not canonical base64url");
-  }
-  auto claims = internal::parse_json(parsed.payload, limits);
-  if (!claims) return claims.error();
-  const auto iss = claims->is_object() ? claims->find("iss") : claims->end();
-  if (!claims->is_object() || iss == claims->end() || !iss->is_string()) {
-    return internal::fail(errc::bad_issuer, "token has no issuer");
-  }
-  return iss->get<std::string>();
 }
 
 }  // namespace internal
@@ -734,7 +442,7 @@ Result<std::string> sign_impl(const Key& key, std::string_view payload,
   // The token is built in one allocation: header "." payload, then the signature over
   // them appended in place.
   const KeyData& data = KeyAccess::data(key);
-  const std::size_t max_sig = max_signature_size(data, alg);
+  const std::size_t max_sig = internal::max_signature_size(data, alg);
   const std::size_t input_size = internal::b64url_encoded_size(header_text.size()) + 1 +
                                  internal::b64url_encoded_size(payload.size());
   std::string out;
@@ -745,7 +453,7 @@ Result<std::string> sign_impl(const Key& key, std::string_view payload,
   internal::b64url_encode_into(payload, p);
   internal::ScratchBuffer<1024> sig_buffer;
   unsigned char* sig = sig_buffer.get(max_sig);
-  const std::size_t sig_len = compute_signature(data, alg, out, sig);
+  const std::size_t sig_len = internal::compute_signature(data, alg, out, sig);
   if (sig_len == 0) return make_error(errc::internal_error, "OpenSSL could not sign with the key");
   out.resize(input_size + 1 + internal::b64url_encoded_size(sig_len));
   out[input_size] = '.';
@@ -786,16 +494,20 @@ Result<VerifiedJws> verify_jws(std::string_view compact, const KeySet& keys,
 Result<nlohmann::json> decode_unverified_header(std::string_view compact,
                                                std::size_t max_token_size) {
   return guarded([&]() -> Result<nlohmann::json> {
-    auto parts = split(compact, max_token_size);
+    auto parts = internal::split_compact(compact, max_token_size);
     if (!parts) return parts.error();
+    if (!internal::is_b64url_alphabet(parts->header_b64)) return internal::bad_char(parts->header_b64);
     return decode_header(parts->header_b64, internal::token_limits(JsonLimits{}, max_token_size));
   });
 }
 
 Result<UnverifiedJws> decode_unverified(std::string_view compact, std::size_t max_token_size) {
   return guarded([&]() -> Result<UnverifiedJws> {
-    auto parts = split(compact, max_token_size);
+    auto parts = internal::split_compact(compact, max_token_size);
     if (!parts) return parts.error();
+    for (const auto part : {parts->header_b64, parts->payload_b64, parts->signature_b64}) {
+      if (!internal::is_b64url_alphabet(part)) return internal::bad_char(parts->signature_b64);
+    }
     const JsonLimits limits = internal::token_limits(JsonLimits{}, max_token_size);
     auto header = decode_header(parts->header_b64, limits);
     if (!header) return header.error();

@@ -437,11 +437,11 @@ Result<void> Verifier::check_claims(const Claims& claims) const {
 }
 
 Result<VerifiedToken> Verifier::verify_unguarded(std::string_view compact) const {
-  if (internal::over_size_limit(compact, policy_.max_token_size)) {
-    return internal::fail(errc::too_large, "token exceeds the size limit");
-  }
-  compact = internal::trim_space(compact);
   if (!cache_) return verify_full(compact, 0);
+  // The cache is keyed by the token without the white space around it.
+  auto trimmed = internal::trimmed_token(compact, policy_.max_token_size);
+  if (!trimmed) return trimmed.error();
+  compact = *trimmed;
 
   const std::size_t hash = std::hash<std::string_view>{}(compact);
   const double now = NumericDate(policy_.clock()).time_since_epoch().count();
@@ -482,7 +482,10 @@ Result<VerifiedToken> Verifier::verify_full(std::string_view compact, std::size_
   if (keys_->wants_issuer()) {
     // The source picks keys by issuer, so `iss` is read before the signature holds. It
     // only selects among configured issuers, and must equal the verified `iss` below.
-    auto hint = internal::peek_issuer(parsed, limits);
+    if (!parsed.payload_canonical) {
+      return internal::fail(errc::malformed, "payload is not canonical base64url");
+    }
+    auto hint = internal::peek_issuer(parsed.payload, limits);
     if (!hint) return hint.error();
     issuer_hint = std::move(*hint);
     query.issuer = issuer_hint;

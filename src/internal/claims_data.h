@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tokenpass/claims.h"
+#include "tokenpass/jws.h"
 
 namespace tokenpass::internal {
 
@@ -122,6 +123,11 @@ Result<void> set_claims_json(ClaimsData& data, nlohmann::json claims);
 // fill_registered reads the registered claims of a json object that passed
 // Claims::check_types; the views point into `j`, which must outlive `reg`.
 void fill_registered(const nlohmann::json& j, RegisteredClaims& reg);
+
+// peek_issuer reads `iss` from a payload whose signature is NOT checked yet, for key
+// sources that choose keys by issuer. Errors: malformed, too_large; bad_issuer when
+// there is no string `iss`.
+Result<std::string> peek_issuer(std::string_view payload, const JsonLimits& limits);
 
 // rebased: `reg` with its views moved from a text at `from` to a copy of it at `to`.
 RegisteredClaims rebased(const RegisteredClaims& reg, const char* from, const char* to);

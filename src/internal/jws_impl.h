@@ -51,6 +51,31 @@ inline bool over_size_limit(std::string_view compact, std::size_t max_size) noex
   return compact.size() > max_size && compact.size() - max_size > kMaxSurroundingSpace;
 }
 
+// trimmed_token: `compact` without the white space around it, checked against the size
+// limit before (so that a huge input costs nothing more) and after. Errors: too_large.
+inline Result<std::string_view> trimmed_token(std::string_view compact, std::size_t max_size) {
+  if (over_size_limit(compact, max_size)) return fail(errc::too_large, "token exceeds the size limit");
+  compact = trim_space(compact);
+  if (compact.size() > max_size) return fail(errc::too_large, "token exceeds the size limit");
+  return compact;
+}
+
+// CompactParts: the three parts of a compact JWS, as views into the trimmed token.
+struct CompactParts {
+  std::string_view compact;        // white space around it removed
+  std::string_view header_b64;
+  std::string_view payload_b64;
+  std::string_view signature_b64;  // may be empty (an unsecured JWS)
+  std::string_view signing_input;  // header_b64 "." payload_b64
+};
+
+// split_compact: the one parser of the compact form, for verifying and for decoding
+// unverified: trimmed_token, then not empty, not the JSON serialization, three parts
+// (two dots; a third dot stays in the signature, where decoding refuses it), and a
+// header. Characters are checked where the parts are decoded. Errors: too_large,
+// malformed.
+Result<CompactParts> split_compact(std::string_view compact, std::size_t max_size);
+
 // token_limits: the JSON limits for a token's header and payload. No string in them can
 // be longer than the token, and the token's size limit is the one the user sets: a
 // string limit below it would refuse tokens that the size limit admits. Depth and
@@ -110,11 +135,6 @@ Result<void> parse_jws(std::string_view compact, const JwsVerifyOptions& options
 // key whose check succeeded (one of `keys`).
 Result<const Key*> verify_parsed(const ParsedJws& parsed, const Key* keys, std::size_t count,
                                  const JwsVerifyOptions& options);
-
-// peek_issuer reads `iss` from a payload whose signature is NOT checked yet, for key
-// sources that choose keys by issuer. Errors: malformed, too_large; bad_issuer when
-// there is no string `iss`.
-Result<std::string> peek_issuer(const ParsedJws& parsed, const JsonLimits& limits);
 
 // header_json parses a header that parse_jws accepted, from its base64url form.
 // Only allocation can fail (and throws).
