@@ -880,29 +880,6 @@ std::string Key::thumbprint() const {
 
 KeySet::KeySet(std::vector<Key> keys) : keys_(std::move(keys)) {}
 
-KeySet& KeySet::operator=(const KeySet& other) {
-  if (this != &other) {
-    keys_ = other.keys_;
-    skipped_ = other.skipped_;
-    instance_ = next_instance();
-  }
-  return *this;
-}
-
-KeySet& KeySet::operator=(KeySet&& other) noexcept {
-  if (this != &other) {
-    keys_ = std::move(other.keys_);
-    skipped_ = std::move(other.skipped_);
-    instance_ = next_instance();
-  }
-  return *this;
-}
-
-std::uint64_t KeySet::next_instance() noexcept {
-  static std::atomic<std::uint64_t> next{1};
-  return next.fetch_add(1, std::memory_order_relaxed);
-}
-
 Result<KeySet> KeySet::from_jwks(std::string_view text, std::size_t max_keys) {
   JsonLimits limits;
   limits.max_members = std::max(limits.max_members, max_keys + 1);

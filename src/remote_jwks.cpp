@@ -78,6 +78,7 @@ struct Snapshot {
   std::uint64_t version = 0;  // State::version when it was taken
   TimePoint fresh_until{};
   std::shared_ptr<const KeySet> keys;  // the thread's own control block
+  std::uint64_t set_version = 0;       // the set's KeySource version
 };
 
 // Set once this thread's snapshots are destroyed (trivially destructible, so it can
@@ -116,6 +117,7 @@ struct RemoteJwks::State {
   mutable std::mutex mu;
   // Everything below is guarded by `mu`.
   std::shared_ptr<const KeySet> keys;
+  std::uint64_t set_version = 0;  // KeySource::next_version() of `keys`
   TimePoint fetched_at{};
   std::chrono::seconds ttl{0};
   std::string etag;
@@ -147,9 +149,9 @@ struct RemoteJwks::State {
   void changed_locked() { version.fetch_add(1, std::memory_order_release); }
 
   // snapshot_locked: this thread's snapshot of the current set, taken or renewed.
-  const std::shared_ptr<const KeySet>& snapshot_locked() const {
+  ServedKeys snapshot_locked() const {
     Snapshots* mine = thread_snapshots();
-    if (mine == nullptr) return keys;
+    if (mine == nullptr) return ServedKeys{keys, set_version};
     Snapshot* slot = nullptr;
     for (auto& candidate : mine->slots) {
       if (candidate.source == id) slot = &candidate;
@@ -165,11 +167,12 @@ struct RemoteJwks::State {
     slot->source = id;
     slot->version = version.load(std::memory_order_relaxed);
     slot->fresh_until = fresh_until_locked();
-    return slot->keys;
+    slot->set_version = set_version;
+    return ServedKeys{slot->keys, slot->set_version};
   }
 
   // snapshot_read: the answer from this thread's snapshot, without the lock, or null.
-  const std::shared_ptr<const KeySet>* snapshot_read(const KeyQuery& query, TimePoint t) const {
+  const Snapshot* snapshot_read(const KeyQuery& query, TimePoint t) const {
     const Snapshots* mine = thread_snapshots();
     if (mine == nullptr) return nullptr;
     const std::uint64_t v = version.load(std::memory_order_acquire);
@@ -177,7 +180,7 @@ struct RemoteJwks::State {
       if (slot.source != id) continue;
       if (slot.version != v || !(t < slot.fresh_until)) return nullptr;
       if (query.has_kid && slot.keys->find(query.kid) == nullptr) return nullptr;
-      return &slot.keys;
+      return &slot;
     }
     return nullptr;
   }
@@ -298,6 +301,7 @@ struct RemoteJwks::State {
     {
       std::lock_guard<std::mutex> g(mu);
       keys = std::make_shared<const KeySet>(std::move(*set));
+      set_version = KeySource::next_version();
       fetched_at = t;
       ttl = ttl_from(*res);
       changed_locked();
@@ -404,10 +408,18 @@ Result<void> RemoteJwks::prefetch(std::chrono::milliseconds max_wait) {
 }
 
 Result<std::shared_ptr<const KeySet>> RemoteJwks::keys_for(const KeyQuery& query) const {
+  auto served = served_keys(query);
+  if (!served) return served.error();
+  return std::move(served->keys);
+}
+
+Result<ServedKeys> RemoteJwks::served_keys(const KeyQuery& query) const {
   State& s = *state_;
   try {
     const TimePoint t = s.now();
-    if (const auto* fresh = s.snapshot_read(query, t)) return *fresh;
+    if (const Snapshot* fresh = s.snapshot_read(query, t)) {
+      return ServedKeys{fresh->keys, fresh->set_version};
+    }
     std::unique_lock<std::mutex> lock(s.mu);
     if (!s.usable_locked(t)) {
       // Nothing to serve: this verify has to wait for a fetch (bounded).
@@ -551,6 +563,14 @@ Result<std::shared_ptr<const KeySet>> IssuerKeySources::keys_for(const KeyQuery&
     return make_error(errc::bad_issuer, "the token's issuer is not configured");
   }
   return it->second->keys_for(query);
+}
+
+Result<ServedKeys> IssuerKeySources::served_keys(const KeyQuery& query) const {
+  const auto it = sources_.find(query.issuer);
+  if (it == sources_.end()) {
+    return make_error(errc::bad_issuer, "the token's issuer is not configured");
+  }
+  return it->second->served_keys(query);
 }
 
 }  // namespace tokenpass

@@ -14,224 +14,14 @@
 #include "internal/json.h"
 #include "internal/jws_impl.h"
 #include "internal/openssl.h"
+#include "internal/token_cache.h"
+#include "internal/token_data.h"
 
 namespace tokenpass {
 
 using json = nlohmann::json;
 
 namespace internal {
-
-// TokenData: everything a VerifiedToken holds, in one shared, immutable record.
-struct TokenData {
-  std::string compact;
-  std::string kid;
-  bool has_kid = false;             // the header has a kid (possibly "")
-  std::size_t header_b64_size = 0;  // the header is the first part of `compact`
-  ClaimsData claims;
-
-  const json& header() const noexcept {
-    std::call_once(header_once_, [this] {
-      header_ = header_json(std::string_view(compact).substr(0, header_b64_size));
-    });
-    return header_;
-  }
-
- private:
-  mutable std::once_flag header_once_;
-  mutable json header_;
-};
-
-// TokenCache: Policy::cache. Shards, each with its own lock, hold entries in
-// least-recently-used order, indexed by the hash of the token and by exp. A lock is
-// held only to look up, insert or drop an entry, never across a signature check or a
-// claim check. Bounds are per shard (the totals divided by the shard count), so the
-// totals hold.
-class TokenCache {
- public:
-  // SetRef: the key set that verified an entry, without keeping it alive.
-  struct SetRef {
-    std::uint64_t instance = 0;  // KeySet::instance()
-  };
-
-  struct Hit {
-    std::shared_ptr<const TokenData> data;
-    Alg alg;
-    SetRef keys;  // the set that verified it
-  };
-
-  TokenCache(std::size_t max_entries, std::size_t max_bytes) {
-    // Small caches get one shard (exact LRU); large ones up to 16, each with room for
-    // at least 32 entries and 64 KiB, which request threads rarely want at the same time.
-    std::size_t shards = 1;
-    while (shards < 16 && max_entries / (shards * 2) >= 32 &&
-           max_bytes / (shards * 2) >= 64 * 1024) {
-      shards *= 2;
-    }
-    shard_count_ = shards;
-    entries_per_shard_ = max_entries / shards;
-    bytes_per_shard_ = max_bytes / shards;
-    shards_ = std::make_unique<Shard[]>(shards);
-  }
-
-  // entry_bytes: what an entry counts against max_bytes: its token, kid and payload,
-  // bookkeeping (the entry, the record, the nodes that index it, allocator overhead),
-  // and, for claims that went through the full JSON parser (kept as a JSON object), an
-  // allowance of 16 bytes per byte of payload for that object.
-  static std::size_t entry_bytes(const TokenData& d) {
-    const std::size_t text = d.claims.text.size();
-    return sizeof(Entry) + sizeof(TokenData) + 256 + d.compact.size() + d.kid.size() + text +
-           (d.claims.lazy ? 0 : 16 * text);
-  }
-
-  // find: the entry for exactly these bytes, if any. With `keys` (a source whose set
-  // never changes), the entry must have been verified with that set, compared here
-  // under the lock, so that no thread copies a pointer to the set (one reference count
-  // that every thread would write). Without, the caller compares `Hit::keys`.
-  TOKENPASS_NOINLINE std::optional<Hit> find(std::string_view compact, std::size_t hash,
-                                             double now,
-                                             const std::shared_ptr<const KeySet>* keys) {
-    Shard& s = shard_for(hash);
-    std::lock_guard<std::mutex> lock(s.mu);
-    purge_expired(s, now);
-    const auto range = s.index.equal_range(hash);
-    for (auto i = range.first; i != range.second; ++i) {
-      const List::iterator e = i->second;
-      if (e->data->compact != compact) continue;
-      if (keys != nullptr && !same_set(e->keys, *keys)) {
-        drop(s, e);
-        ++s.evictions;
-        break;
-      }
-      s.lru.splice(s.lru.begin(), s.lru, e);
-      ++s.hits;
-      return keys != nullptr ? Hit{e->data, e->alg, {}} : Hit{e->data, e->alg, e->keys};
-    }
-    ++s.misses;
-    return std::nullopt;
-  }
-
-  // same_set: `seen` is the very set `current` holds (not merely an equal one, nor a
-  // later one at the same address). Compared by KeySet::instance, not by shared_ptr
-  // owner: a key source may hand each thread a shared_ptr of its own to one set
-  // (RemoteJwks does), and the thread that verified a token may be gone.
-  static bool same_set(const SetRef& seen, const std::shared_ptr<const KeySet>& current) {
-    return current != nullptr && seen.instance == current->instance();
-  }
-
-  TOKENPASS_NOINLINE void insert(std::size_t hash, std::shared_ptr<const TokenData> data, Alg alg,
-                                  const std::shared_ptr<const KeySet>& keys, double exp,
-                                  double now) {
-    // An entry never outlives its token's exp.
-    if (!(now < exp)) return;
-    const std::size_t bytes = entry_bytes(*data);
-    if (entries_per_shard_ == 0 || bytes > bytes_per_shard_) return;
-    Shard& s = shard_for(hash);
-    std::lock_guard<std::mutex> lock(s.mu);
-    purge_expired(s, now);
-    // Another thread may have verified the same token meanwhile: keep one entry.
-    const auto range = s.index.equal_range(hash);
-    for (auto i = range.first; i != range.second; ++i) {
-      if (i->second->data->compact == data->compact) {
-        drop(s, i->second);
-        break;
-      }
-    }
-    s.lru.push_front(Entry{std::move(data), alg, SetRef{keys->instance()}, exp, bytes, hash, {}});
-    const List::iterator e = s.lru.begin();
-    e->by_exp = s.by_exp.emplace(exp, e);
-    s.index.emplace(hash, e);
-    s.bytes += bytes;
-    while (s.lru.size() > entries_per_shard_ || s.bytes > bytes_per_shard_) {
-      drop(s, std::prev(s.lru.end()));
-      ++s.evictions;
-    }
-  }
-
-  // refuse: a found entry was not used after all (its key set is no longer served):
-  // it counts as a miss, and is dropped if it is still there.
-  TOKENPASS_NOINLINE void refuse(std::size_t hash, const std::shared_ptr<const TokenData>& data) {
-    Shard& s = shard_for(hash);
-    std::lock_guard<std::mutex> lock(s.mu);
-    --s.hits;
-    ++s.misses;
-    const auto range = s.index.equal_range(hash);
-    for (auto i = range.first; i != range.second; ++i) {
-      if (i->second->data == data) {
-        drop(s, i->second);
-        ++s.evictions;
-        return;
-      }
-    }
-  }
-
-  TokenCacheStats stats() const {
-    TokenCacheStats out;
-    for (std::size_t i = 0; i < shard_count_; ++i) {
-      const Shard& s = shards_[i];
-      std::lock_guard<std::mutex> lock(s.mu);
-      out.entries += s.lru.size();
-      out.bytes += s.bytes;
-      out.hits += s.hits;
-      out.misses += s.misses;
-      out.evictions += s.evictions;
-    }
-    return out;
-  }
-
- private:
-  struct Entry;
-  using List = std::list<Entry>;
-  struct Entry {
-    std::shared_ptr<const TokenData> data;
-    Alg alg;
-    SetRef keys;
-    double exp;
-    std::size_t bytes;
-    std::size_t hash;
-    std::multimap<double, List::iterator>::iterator by_exp;
-  };
-  // alignas: shards used by different threads do not share a cache line.
-  struct alignas(64) Shard {
-    mutable std::mutex mu;
-    List lru;  // most recently used first
-    std::unordered_multimap<std::size_t, List::iterator> index;
-    std::multimap<double, List::iterator> by_exp;
-    std::size_t bytes = 0;
-    std::uint64_t hits = 0;
-    std::uint64_t misses = 0;
-    std::uint64_t evictions = 0;
-  };
-
-  Shard& shard_for(std::size_t hash) {
-    // The index takes the hash modulo a prime; the shard, a few bits above the lowest.
-    return shards_[(hash >> 8) & (shard_count_ - 1)];
-  }
-
-  static void drop(Shard& s, List::iterator e) {
-    const auto range = s.index.equal_range(e->hash);
-    for (auto i = range.first; i != range.second; ++i) {
-      if (i->second == e) {
-        s.index.erase(i);
-        break;
-      }
-    }
-    s.by_exp.erase(e->by_exp);
-    s.bytes -= e->bytes;
-    s.lru.erase(e);
-  }
-
-  static void purge_expired(Shard& s, double now) {
-    while (!s.by_exp.empty() && s.by_exp.begin()->first <= now) {
-      drop(s, s.by_exp.begin()->second);
-      ++s.evictions;
-    }
-  }
-
-  std::unique_ptr<Shard[]> shards_;
-  std::size_t shard_count_ = 1;
-  std::size_t entries_per_shard_ = 0;
-  std::size_t bytes_per_shard_ = 0;
-};
 
 namespace {
 
@@ -343,9 +133,12 @@ Verifier::Verifier(std::shared_ptr<const KeySource> keys, Policy policy)
   jws_options_.critical = policy_.critical;
   jws_options_.max_token_size = policy_.max_token_size;
   jws_options_.json_limits = policy_.json_limits;
-  if (dynamic_cast<const StaticKeySource*>(keys_.get()) != nullptr) {
-    auto set = keys_->keys_for(KeyQuery{});
-    if (set) static_keys_ = std::move(*set);
+  if (keys_->fixed()) {
+    auto served = keys_->served_keys(KeyQuery{});
+    if (served) {
+      static_keys_ = std::move(served->keys);
+      static_version_ = served->version;
+    }
   }
   if (policy_.cache.max_entries > 0) {
     cache_ = std::make_shared<internal::TokenCache>(policy_.cache.max_entries,
@@ -445,7 +238,7 @@ Result<VerifiedToken> Verifier::verify_unguarded(std::string_view compact) const
 
   const std::size_t hash = std::hash<std::string_view>{}(compact);
   const double now = NumericDate(policy_.clock()).time_since_epoch().count();
-  if (auto hit = cache_->find(compact, hash, now, static_keys_ ? &static_keys_ : nullptr)) {
+  if (auto hit = cache_->find(compact, hash, now, static_keys_ ? static_version_ : 0)) {
     bool usable = static_keys_ != nullptr;
     if (!usable) {
       // The key source is asked as for a first verify (a remote one may refresh), and
@@ -455,9 +248,9 @@ Result<VerifiedToken> Verifier::verify_unguarded(std::string_view compact) const
       query.kid = d.kid;
       query.has_kid = d.has_kid;
       if (keys_->wants_issuer() && d.claims.reg.iss) query.issuer = *d.claims.reg.iss;
-      auto keys = keys_->keys_for(query);
-      if (!keys) return keys.error();
-      usable = internal::TokenCache::same_set(hit->keys, *keys);
+      auto served = keys_->served_keys(query);
+      if (!served) return served.error();
+      usable = internal::TokenCache::same_set(hit->version, served->version);
     }
     if (usable) {
       auto copy = internal::copy_for_caller(*hit);
@@ -492,13 +285,14 @@ Result<VerifiedToken> Verifier::verify_full(std::string_view compact, std::size_
   }
   // A static source's set is fetched once, at construction: copying its shared_ptr here
   // would make every verify write to one reference count that all threads share.
-  std::shared_ptr<const KeySet> fetched;
+  ServedKeys fetched;
   if (!static_keys_) {
-    auto got = keys_->keys_for(query);
+    auto got = keys_->served_keys(query);
     if (!got) return got.error();
     fetched = std::move(*got);
   }
-  const std::shared_ptr<const KeySet>& keys = static_keys_ ? static_keys_ : fetched;
+  const std::shared_ptr<const KeySet>& keys = static_keys_ ? static_keys_ : fetched.keys;
+  const std::uint64_t version = static_keys_ ? static_version_ : fetched.version;
   const KeySet& set = *keys;
   auto key = internal::verify_parsed(parsed, set.keys().data(), set.size(), jws_options_);
   if (!key) return key.error();
@@ -528,7 +322,7 @@ Result<VerifiedToken> Verifier::verify_full(std::string_view compact, std::size_
   if (cache_ && claims.reg.exp) {
     // Tokens without exp are not kept: an entry must not outlive its token.
     const double now = NumericDate(policy_.clock()).time_since_epoch().count();
-    cache_->insert(hash, data, parsed.alg, keys, *claims.reg.exp, now);
+    cache_->insert(hash, data, parsed.alg, version, *claims.reg.exp, now);
   }
   return VerifiedToken(std::move(data), std::move(view), parsed.alg);
 }

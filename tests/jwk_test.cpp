@@ -725,22 +725,3 @@ TEST_CASE("an RSA private exponent that does not match n and e is refused", "[jw
   CHECK(error_of(Key::from_jwk(priv)) == errc::key_unusable);
 }
 
-TEST_CASE("every KeySet, copy and assignment has an instance of its own", "[jwk][keyset]") {
-  const KeySet a({tp_test::key_for(Alg::HS256)});
-  KeySet b = a;
-  CHECK(b.instance() != a.instance());
-  CHECK(b.size() == 1);
-  const auto before = b.instance();
-  b = a;  // same object, new contents: a new instance
-  CHECK(b.instance() != before);
-  CHECK(b.instance() != a.instance());
-  KeySet c = std::move(b);
-  CHECK(c.instance() != a.instance());
-  CHECK(c.instance() != b.instance());
-  KeySet d;
-  const auto empty = d.instance();
-  d = std::move(c);
-  CHECK(d.instance() != empty);
-  CHECK(d.size() == 1);
-  CHECK(d.find(tp_test::key_for(Alg::HS256).kid()) != nullptr);
-}

@@ -31,23 +31,37 @@ std::chrono::system_clock::time_point at(long long epoch) {
 
 // SwappableKeys: a key source whose whole set is replaced, as RemoteJwks does on a
 // refresh.
+// SwappableKeys: a key source of the user's, whose set the test replaces; it says the
+// version of each set (with `versioned`), as a source must for the cache to answer.
 class SwappableKeys final : public tokenpass::KeySource {
  public:
-  explicit SwappableKeys(std::vector<tokenpass::Key> keys) { swap(std::move(keys)); }
+  explicit SwappableKeys(std::vector<tokenpass::Key> keys, bool versioned = true)
+      : versioned_(versioned) {
+    swap(std::move(keys));
+  }
   void swap(std::vector<tokenpass::Key> keys) {
     auto set = std::make_shared<const tokenpass::KeySet>(std::move(keys));
     std::lock_guard<std::mutex> lock(mu_);
     keys_ = std::move(set);
+    version_ = next_version();
   }
   tokenpass::Result<std::shared_ptr<const tokenpass::KeySet>> keys_for(
       const tokenpass::KeyQuery& /*query*/) const override {
     std::lock_guard<std::mutex> lock(mu_);
     return keys_;
   }
+  tokenpass::Result<tokenpass::ServedKeys> served_keys(
+      const tokenpass::KeyQuery& query) const override {
+    if (!versioned_) return KeySource::served_keys(query);
+    std::lock_guard<std::mutex> lock(mu_);
+    return tokenpass::ServedKeys{keys_, version_};
+  }
 
  private:
+  bool versioned_;
   mutable std::mutex mu_;
   std::shared_ptr<const tokenpass::KeySet> keys_;
+  std::uint64_t version_ = 0;
 };
 
 // A policy with a clock the test moves, and tokens with the claims a test gives.
@@ -412,4 +426,35 @@ TEST_CASE("threads share a cache while keys rotate", "[verifier][cache][threads]
   rotator.join();
   CHECK(wrong == 0);
   CHECK(v.cache_stats().entries <= 64);
+}
+
+TEST_CASE("a key source that says no versions is verified every time, never from the cache",
+          "[verifier][cache]") {
+  Fixture fx;
+  auto source =
+      std::make_shared<SwappableKeys>(std::vector<tokenpass::Key>{fx.public_key()}, false);
+  const tokenpass::Verifier v(source, fx.policy);
+  const auto token = fx.mint();
+  for (int i = 0; i < 3; ++i) REQUIRE(v.verify(token));
+  CHECK(v.cache_stats().hits == 0);
+  CHECK(v.cache_stats().entries == 0);
+  // The set changes: the answer follows at once.
+  source->swap({tokenpass::Key::generate(Alg::ES256).public_key().value()});
+  CHECK(error_of(v.verify(token)) == errc::key_not_found);
+}
+
+TEST_CASE("key sources say versions: static ones one for good, remote ones one per set",
+          "[verifier][cache][jwks]") {
+  Fixture fx;
+  const tokenpass::StaticKeySource a(tokenpass::KeySet({fx.public_key()}));
+  const tokenpass::StaticKeySource b(tokenpass::KeySet({fx.public_key()}));
+  const auto va = a.served_keys({});
+  const auto vb = b.served_keys({});
+  REQUIRE(va);
+  REQUIRE(vb);
+  CHECK(va->version != 0);
+  CHECK(va->version != vb->version);  // equal sets, different sources: different versions
+  CHECK(a.served_keys({})->version == va->version);
+  CHECK(a.fixed());
+  CHECK(tokenpass::KeySource::next_version() != tokenpass::KeySource::next_version());
 }

@@ -140,12 +140,6 @@ class TOKENPASS_EXPORT KeySet {
  public:
   KeySet() = default;
   explicit KeySet(std::vector<Key> keys);
-  KeySet(const KeySet& other) : keys_(other.keys_), skipped_(other.skipped_) {}
-  KeySet(KeySet&& other) noexcept
-      : keys_(std::move(other.keys_)), skipped_(std::move(other.skipped_)) {}
-  KeySet& operator=(const KeySet& other);
-  KeySet& operator=(KeySet&& other) noexcept;
-  ~KeySet() = default;
 
   // from_jwks reads a JWK set (`{"keys":[...]}`). A key that cannot be loaded is
   // skipped and reported in `skipped()`; the others are kept. Errors: malformed when
@@ -180,17 +174,9 @@ class TOKENPASS_EXPORT KeySet {
   // to_private_jwks: every key with its secrets.
   nlohmann::json to_private_jwks() const;
 
-  // instance: a number that no other KeySet object of this process has had; a copy or
-  // an assignment gets a new one. It tells "the very set" apart from an equal one, or
-  // from a later set at the same address (the verified-token cache relies on it).
-  std::uint64_t instance() const noexcept { return instance_; }
-
  private:
-  static std::uint64_t next_instance() noexcept;
-
   std::vector<Key> keys_;
   std::vector<SkippedKey> skipped_;
-  std::uint64_t instance_ = next_instance();
 };
 
 }  // namespace tokenpass

@@ -32,6 +32,14 @@ struct KeyQuery {
   std::string_view issuer;
 };
 
+// ServedKeys: a key set and the version under which a source served it. A version is a
+// number that no other set, from any source of this process, has had: the same set
+// served again keeps it, a new set gets a new one. 0 means the source does not say.
+struct ServedKeys {
+  std::shared_ptr<const KeySet> keys;
+  std::uint64_t version = 0;
+};
+
 class TOKENPASS_EXPORT KeySource {
  public:
   virtual ~KeySource();
@@ -41,9 +49,21 @@ class TOKENPASS_EXPORT KeySource {
   // when no usable key set exists. Must be safe to call concurrently; must not throw.
   virtual Result<std::shared_ptr<const KeySet>> keys_for(const KeyQuery& query) const = 0;
 
+  // served_keys: as keys_for, with the set's version. The verified-token cache
+  // (Policy::cache) answers a token again only while the version that verified it is
+  // served. The default gives version 0, and the cache keeps nothing for such a source:
+  // a source of its own overrides this and takes versions from next_version().
+  virtual Result<ServedKeys> served_keys(const KeyQuery& query) const;
+
   // wants_issuer: the source chooses keys by issuer, so the Verifier reads the
   // token's `iss` before the signature check (bounded JSON parse, used only as above).
   virtual bool wants_issuer() const noexcept { return false; }
+
+  // fixed: the source serves one set for good; a Verifier then asks for it once.
+  virtual bool fixed() const noexcept { return false; }
+
+  // next_version: a version no set has had yet (never 0). Thread-safe.
+  static std::uint64_t next_version() noexcept;
 };
 
 // StaticKeySource: a fixed key set, for keys from files or configuration.
@@ -51,9 +71,12 @@ class TOKENPASS_EXPORT StaticKeySource final : public KeySource {
  public:
   explicit StaticKeySource(KeySet keys);
   Result<std::shared_ptr<const KeySet>> keys_for(const KeyQuery& query) const override;
+  Result<ServedKeys> served_keys(const KeyQuery& query) const override;
+  bool fixed() const noexcept override { return true; }
 
  private:
   std::shared_ptr<const KeySet> keys_;
+  std::uint64_t version_;
 };
 
 // RemoteJwksEvent: what `RemoteJwksOptions::on_event` hears about, for logging.
@@ -130,6 +153,7 @@ class TOKENPASS_EXPORT RemoteJwks final : public KeySource {
   Result<void> prefetch(std::chrono::milliseconds max_wait = std::chrono::seconds(5));
 
   Result<std::shared_ptr<const KeySet>> keys_for(const KeyQuery& query) const override;
+  Result<ServedKeys> served_keys(const KeyQuery& query) const override;
 
   RemoteJwksStats stats() const;
   const std::string& url() const noexcept;
@@ -150,6 +174,7 @@ class TOKENPASS_EXPORT IssuerKeySources final : public KeySource {
   explicit IssuerKeySources(std::map<std::string, std::shared_ptr<const KeySource>> sources);
   // keys_for: bad_issuer for a token whose `iss` is missing or not configured.
   Result<std::shared_ptr<const KeySet>> keys_for(const KeyQuery& query) const override;
+  Result<ServedKeys> served_keys(const KeyQuery& query) const override;
   bool wants_issuer() const noexcept override { return true; }
 
  private:

@@ -186,7 +186,8 @@ class TOKENPASS_EXPORT Verifier {
   Policy policy_;
   JwsVerifyOptions jws_options_;
   std::shared_ptr<internal::TokenCache> cache_;  // null when off
-  std::shared_ptr<const KeySet> static_keys_;    // a StaticKeySource's set, fetched once
+  std::shared_ptr<const KeySet> static_keys_;    // a fixed source's set, fetched once
+  std::uint64_t static_version_ = 0;             // and its version
 };
 
 }  // namespace tokenpass
