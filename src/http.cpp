@@ -108,6 +108,19 @@ std::optional<std::chrono::seconds> cache_max_age(std::string_view cc) {
   return result;
 }
 
+bool scheme_allowed(std::string_view url, bool allow_http, std::string* why) {
+  auto parsed = parse_url(url);
+  if (!parsed) {
+    *why = parsed.error().detail;
+    return false;
+  }
+  if (parsed->scheme == "http" && !allow_http) {
+    *why = "plain http:// is refused unless allow_http is set";
+    return false;
+  }
+  return true;
+}
+
 }  // namespace internal
 
 }  // namespace tokenpass

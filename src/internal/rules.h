@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "tokenpass/algorithm.h"
@@ -23,5 +24,9 @@ bool typ_matches(std::string_view a, std::string_view b) noexcept;
 // cache_max_age reads `max-age` from a Cache-Control value; nullopt when absent or
 // invalid. `no-cache` and `no-store` give 0.
 std::optional<std::chrono::seconds> cache_max_age(std::string_view cache_control);
+
+// scheme_allowed: `url` is an absolute http(s) URL, and http only with `allow_http`;
+// otherwise false with the reason in `why`.
+bool scheme_allowed(std::string_view url, bool allow_http, std::string* why);
 
 }  // namespace tokenpass::internal
