@@ -5,6 +5,7 @@
 
 #include "internal/claims_data.h"
 #include "internal/json.h"
+#include "internal/registered.h"
 
 namespace tokenpass {
 
@@ -19,10 +20,12 @@ Error bad_claim(std::string_view name, std::string_view what) {
 // RFC 7519 §2: a NumericDate is a JSON number; tokenpass also requires it finite,
 // non-negative and below 2^53 (cli-contract rule 4).
 bool is_numeric_date(const Json& v) {
-  if (v.is_number_unsigned()) return v.get<Json::number_unsigned_t>() < 9007199254740992ULL;
+  if (v.is_number_unsigned()) {
+    return v.get<Json::number_unsigned_t>() < internal::kMaxNumericDateInteger;
+  }
   if (v.is_number_integer()) {
     const auto i = v.get<Json::number_integer_t>();
-    return i >= 0 && i < 9007199254740992LL;
+    return i >= 0 && static_cast<std::uint64_t>(i) < internal::kMaxNumericDateInteger;
   }
   if (v.is_number_float()) {
     const double d = v.get<double>();
@@ -40,6 +43,19 @@ bool is_string_or_strings(const Json& v) {
   return true;
 }
 
+// has_type: `v` is of the registered claim's type.
+bool has_type(const Json& v, internal::ClaimType type) {
+  switch (type) {
+    case internal::ClaimType::string:
+      return v.is_string();
+    case internal::ClaimType::strings:
+      return is_string_or_strings(v);
+    case internal::ClaimType::date:
+      return is_numeric_date(v);
+  }
+  return false;
+}
+
 Json::number_integer_t to_numeric_date(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
 }
@@ -47,22 +63,9 @@ Json::number_integer_t to_numeric_date(std::chrono::system_clock::time_point t) 
 }  // namespace
 
 Result<void> Claims::check_types(const Json& claims) {
-  for (const char* name : {"iss", "sub", "jti", "client_id"}) {
-    const auto it = claims.find(name);
-    if (it != claims.end() && !it->is_string()) return bad_claim(name, "is not a string");
-  }
-  if (const auto it = claims.find("aud"); it != claims.end() && !is_string_or_strings(*it)) {
-    return bad_claim("aud", "is not a string or an array of strings");
-  }
-  for (const char* name : {"exp", "nbf", "iat"}) {
-    const auto it = claims.find(name);
-    if (it != claims.end() && !is_numeric_date(*it)) return bad_claim(name, "is not a NumericDate");
-  }
-  if (const auto it = claims.find("scope"); it != claims.end() && !it->is_string()) {
-    return bad_claim("scope", "is not a space-separated string");
-  }
-  if (const auto it = claims.find("scp"); it != claims.end() && !is_string_or_strings(*it)) {
-    return bad_claim("scp", "is not a string or an array of strings");
+  for (const auto& c : internal::kRegisteredClaims) {
+    const auto it = claims.find(c.name);
+    if (it != claims.end() && !has_type(*it, c.type)) return bad_claim(c.name, c.type_error);
   }
   return {};
 }
@@ -168,16 +171,16 @@ Result<std::string> peek_issuer(std::string_view payload, const JsonLimits& limi
 }
 
 std::optional<bool> RegisteredClaims::has(std::string_view name) const noexcept {
-  if (name == "iss") return iss.has_value();
-  if (name == "sub") return sub.has_value();
-  if (name == "aud") return aud.present();
-  if (name == "exp") return exp.has_value();
-  if (name == "nbf") return nbf.has_value();
-  if (name == "iat") return iat.has_value();
-  if (name == "jti") return jti.has_value();
-  if (name == "client_id") return client_id.has_value();
-  if (name == "scope") return scope.has_value();
-  if (name == "scp") return scp.present();
+  const RegisteredClaim* c = find_registered(name);
+  if (c == nullptr) return std::nullopt;
+  switch (c->type) {
+    case ClaimType::string:
+      return (this->*(c->string_member)).has_value();
+    case ClaimType::strings:
+      return (this->*(c->list_member)).present();
+    case ClaimType::date:
+      return (this->*(c->date_member)).has_value();
+  }
   return std::nullopt;
 }
 
@@ -185,22 +188,17 @@ RegisteredClaims rebased(const RegisteredClaims& reg, const char* from, const ch
   const auto move = [&](std::string_view v) {
     return v.data() == nullptr ? v : std::string_view(to + (v.data() - from), v.size());
   };
-  const auto move_opt = [&](const std::optional<std::string_view>& v) {
-    return v ? std::optional<std::string_view>(move(*v)) : std::nullopt;
-  };
-  const auto move_list = [&](StringList l) {
-    l.single = move(l.single);
-    l.array_text = move(l.array_text);
-    return l;
-  };
   RegisteredClaims out = reg;
-  out.iss = move_opt(reg.iss);
-  out.sub = move_opt(reg.sub);
-  out.jti = move_opt(reg.jti);
-  out.client_id = move_opt(reg.client_id);
-  out.scope = move_opt(reg.scope);
-  out.aud = move_list(reg.aud);
-  out.scp = move_list(reg.scp);
+  for (const auto& c : kRegisteredClaims) {
+    if (c.type == ClaimType::string) {
+      auto& v = out.*(c.string_member);
+      if (v) v = move(*v);
+    } else if (c.type == ClaimType::strings) {
+      auto& l = out.*(c.list_member);
+      l.single = move(l.single);
+      l.array_text = move(l.array_text);
+    }
+  }
   return out;
 }
 
@@ -214,35 +212,29 @@ Result<void> set_claims_json(ClaimsData& data, Json claims) {
 }
 
 void fill_registered(const Json& j, RegisteredClaims& reg) {
-  const auto str = [&](const char* name, std::optional<std::string_view>& out) {
-    const auto it = j.find(name);
-    if (it != j.end() && it->is_string()) out = it->get_ref<const std::string&>();
-  };
-  const auto list = [&](const char* name, StringList& out) {
-    const auto it = j.find(name);
-    if (it == j.end()) return;
-    if (it->is_string()) {
-      out.kind = StringList::Kind::string;
-      out.single = it->get_ref<const std::string&>();
-    } else if (is_string_or_strings(*it)) {
-      out.kind = StringList::Kind::array;
-      out.array_json = &*it;
+  for (const auto& c : kRegisteredClaims) {
+    const auto it = j.find(c.name);
+    if (it == j.end() || !has_type(*it, c.type)) continue;
+    switch (c.type) {
+      case ClaimType::string:
+        reg.*(c.string_member) = it->get_ref<const std::string&>();
+        break;
+      case ClaimType::strings: {
+        StringList& out = reg.*(c.list_member);
+        if (it->is_string()) {
+          out.kind = StringList::Kind::string;
+          out.single = it->get_ref<const std::string&>();
+        } else {
+          out.kind = StringList::Kind::array;
+          out.array_json = &*it;
+        }
+        break;
+      }
+      case ClaimType::date:
+        reg.*(c.date_member) = it->get<double>();
+        break;
     }
-  };
-  const auto num = [&](const char* name, std::optional<double>& out) {
-    const auto it = j.find(name);
-    if (it != j.end() && is_numeric_date(*it)) out = it->get<double>();
-  };
-  str("iss", reg.iss);
-  str("sub", reg.sub);
-  str("jti", reg.jti);
-  str("client_id", reg.client_id);
-  str("scope", reg.scope);
-  list("aud", reg.aud);
-  list("scp", reg.scp);
-  num("exp", reg.exp);
-  num("nbf", reg.nbf);
-  num("iat", reg.iat);
+  }
 }
 
 }  // namespace internal

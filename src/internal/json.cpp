@@ -10,6 +10,7 @@
 
 #include "internal/bits.h"
 #include "internal/claims_data.h"
+#include "internal/registered.h"
 
 namespace tokenpass::internal {
 namespace {
@@ -450,67 +451,44 @@ class Scanner {
     return true;
   }
 
-  // registered: a top-level member's value; the registered claims must have the types
-  // Claims::check_types wants (anything else goes the slow way, which reports it).
+  // registered: a top-level member's value; a registered claim (internal/registered.h)
+  // must have its type (anything else goes the slow way, which reports it).
   bool registered(std::string_view name, std::size_t depth, RegisteredClaims& reg) {
-    std::optional<std::string_view>* str = nullptr;
-    StringList* list = nullptr;
-    std::optional<double>* date = nullptr;
-    if (name.size() == 3) {
-      const auto code = [](const char* n) {
-        return static_cast<std::uint32_t>(static_cast<unsigned char>(n[0])) |
-               static_cast<std::uint32_t>(static_cast<unsigned char>(n[1])) << 8 |
-               static_cast<std::uint32_t>(static_cast<unsigned char>(n[2])) << 16;
-      };
-      const std::uint32_t c = code(name.data());
-      if (c == code("iss")) {
-        str = &reg.iss;
-      } else if (c == code("sub")) {
-        str = &reg.sub;
-      } else if (c == code("aud")) {
-        list = &reg.aud;
-      } else if (c == code("exp")) {
-        date = &reg.exp;
-      } else if (c == code("nbf")) {
-        date = &reg.nbf;
-      } else if (c == code("iat")) {
-        date = &reg.iat;
-      } else if (c == code("jti")) {
-        str = &reg.jti;
-      } else if (c == code("scp")) {
-        list = &reg.scp;
-      }
-    } else if (name == "client_id") {
-      str = &reg.client_id;
-    } else if (name == "scope") {
-      str = &reg.scope;
-    }
-    if (str == nullptr && list == nullptr && date == nullptr) return value(depth);
+    const RegisteredClaim* claim = find_registered(name);
+    if (claim == nullptr) return value(depth);
     if (p_ == end_) return false;
-    if (str != nullptr || (list != nullptr && *p_ == '"')) {
-      std::string_view s;
-      if (*p_ != '"' || !string(s)) return false;
-      if (str != nullptr) {
-        *str = s;
-      } else {
-        list->kind = StringList::Kind::string;
-        list->single = s;
+    switch (claim->type) {
+      case ClaimType::string: {
+        std::string_view s;
+        if (*p_ != '"' || !string(s)) return false;
+        reg.*(claim->string_member) = s;
+        return true;
       }
-      return true;
+      case ClaimType::strings: {
+        StringList& list = reg.*(claim->list_member);
+        if (*p_ == '"') {
+          std::string_view s;
+          if (!string(s)) return false;
+          list.kind = StringList::Kind::string;
+          list.single = s;
+          return true;
+        }
+        const char* start = p_;
+        if (*p_ != '[' || !array(depth, true)) return false;
+        list.kind = StringList::Kind::array;
+        list.array_text = std::string_view(start, static_cast<std::size_t>(p_ - start));
+        return true;
+      }
+      case ClaimType::date: {
+        // Integers only here; fractions are the full parser's.
+        bool negative = false;
+        std::uint64_t v = 0;
+        if (!integer(negative, &v) || negative || v >= kMaxNumericDateInteger) return false;
+        reg.*(claim->date_member) = static_cast<double>(v);
+        return true;
+      }
     }
-    if (list != nullptr) {
-      const char* start = p_;
-      if (*p_ != '[' || !array(depth, true)) return false;
-      list->kind = StringList::Kind::array;
-      list->array_text = std::string_view(start, static_cast<std::size_t>(p_ - start));
-      return true;
-    }
-    // RFC 7519 §2 NumericDate, as Claims::check_types bounds it: 0 <= value < 2^53.
-    bool negative = false;
-    std::uint64_t v = 0;
-    if (!integer(negative, &v) || negative || v >= (std::uint64_t{1} << 53)) return false;
-    *date = static_cast<double>(v);
-    return true;
+    return false;
   }
 
   const char* p_;
