@@ -88,63 +88,104 @@ std::string_view strip_application(std::string_view s) {
   return s;
 }
 
+// HeaderMember: one protected header member as the rules see it, whichever parser read
+// it: absent, a string (its text), or present as anything else.
+struct HeaderMember {
+  enum class Kind : std::uint8_t { absent, string, other };
+  Kind kind = Kind::absent;
+  std::string_view text;
+};
+
+// HeaderMembers: what the header rules look at. `object` is the whole header, from the
+// full parser; the small one reads only headers without crit and b64 (it answers "not
+// sure" for those), and leaves it null.
+struct HeaderMembers {
+  HeaderMember alg, kid, typ;
+  const json* object = nullptr;
+};
+
+HeaderMembers members_of(const json& header) {
+  HeaderMembers m;
+  m.object = &header;
+  const auto read = [&](const char* name, HeaderMember& out) {
+    const auto it = header.find(name);
+    if (it == header.end()) return;
+    if (!it->is_string()) {
+      out.kind = HeaderMember::Kind::other;
+      return;
+    }
+    out.kind = HeaderMember::Kind::string;
+    out.text = it->get_ref<const std::string&>();
+  };
+  read("alg", m.alg);
+  read("kid", m.kid);
+  read("typ", m.typ);
+  return m;
+}
+
 struct HeaderFacts {
   Alg alg;
   bool has_kid = false;
-  std::string kid;
+  std::string_view kid;  // into what `members` viewed
 };
 
-// check_header applies the header rules that do not depend on the key. A problem with
-// the signature part's encoding (`signature_problem`, when not empty) is reported right
-// after `alg`: an unsecured token (`none`, often with an empty signature) is
-// unsupported_alg whatever its signature part looks like.
-Result<HeaderFacts> check_header(const json& header, const JwsVerifyOptions& options,
+// check_header applies the header rules that do not depend on the key, the same for
+// either parser. A problem with the signature part's encoding (`signature_problem`, when
+// not empty) is reported right after `alg`: an unsecured token (`none`, often with an
+// empty signature) is unsupported_alg whatever its signature part looks like.
+Result<HeaderFacts> check_header(const HeaderMembers& h, const JwsVerifyOptions& options,
                                  std::string_view signature_problem) {
-  const auto alg_it = header.find("alg");
-  if (alg_it == header.end()) return make_error(errc::malformed, "header has no \"alg\"");
-  if (!alg_it->is_string()) return make_error(errc::malformed, "header \"alg\" is not a string");
-  // RFC 8725 §3.1: "none" (in any case) and unknown names are not algorithms here.
-  const auto alg = alg_from_string(alg_it->get_ref<const std::string&>());
-  if (!alg) return make_error(errc::unsupported_alg, "\"alg\" is not a supported JWS algorithm");
-  if (!signature_problem.empty()) return make_error(errc::malformed, signature_problem);
-
-  if (const auto crit = header.find("crit"); crit != header.end()) {
-    // RFC 7515 §4.1.11: a non-empty array of names; any we do not understand rejects.
-    if (!crit->is_array() || crit->empty()) {
-      return make_error(errc::malformed, "\"crit\" is not a non-empty array");
-    }
-    for (const auto& name : *crit) {
-      if (!name.is_string()) return make_error(errc::malformed, "\"crit\" holds a non-string");
-      const auto& n = name.get_ref<const std::string&>();
-      if (std::find(options.critical.begin(), options.critical.end(), n) ==
-          options.critical.end()) {
-        return make_error(errc::unknown_crit, "\"crit\" names an extension not understood");
-      }
-      if (!header.contains(n)) {
-        return make_error(errc::malformed, "\"crit\" names a member the header lacks");
-      }
-    }
+  using Kind = HeaderMember::Kind;
+  if (h.alg.kind == Kind::absent) return internal::fail(errc::malformed, "header has no \"alg\"");
+  if (h.alg.kind != Kind::string) {
+    return internal::fail(errc::malformed, "header \"alg\" is not a string");
   }
-  if (const auto b64 = header.find("b64"); b64 != header.end()) {
-    // RFC 7797: unencoded payloads are not supported; b64 without crit is invalid too.
-    if (!b64->is_boolean() || !b64->get<bool>()) {
-      return make_error(errc::unknown_crit, "unencoded payloads (b64:false) are not accepted");
+  // RFC 8725 §3.1: "none" (in any case) and unknown names are not algorithms here.
+  const auto alg = alg_from_string(h.alg.text);
+  if (!alg) {
+    return internal::fail(errc::unsupported_alg, "\"alg\" is not a supported JWS algorithm");
+  }
+  if (!signature_problem.empty()) return internal::fail(errc::malformed, signature_problem);
+
+  if (h.object != nullptr) {
+    const json& header = *h.object;
+    if (const auto crit = header.find("crit"); crit != header.end()) {
+      // RFC 7515 §4.1.11: a non-empty array of names; any we do not understand rejects.
+      if (!crit->is_array() || crit->empty()) {
+        return make_error(errc::malformed, "\"crit\" is not a non-empty array");
+      }
+      for (const auto& name : *crit) {
+        if (!name.is_string()) return make_error(errc::malformed, "\"crit\" holds a non-string");
+        const auto& n = name.get_ref<const std::string&>();
+        if (std::find(options.critical.begin(), options.critical.end(), n) ==
+            options.critical.end()) {
+          return make_error(errc::unknown_crit, "\"crit\" names an extension not understood");
+        }
+        if (!header.contains(n)) {
+          return make_error(errc::malformed, "\"crit\" names a member the header lacks");
+        }
+      }
+    }
+    if (const auto b64 = header.find("b64"); b64 != header.end()) {
+      // RFC 7797: unencoded payloads are not supported; b64 without crit is invalid too.
+      if (!b64->is_boolean() || !b64->get<bool>()) {
+        return make_error(errc::unknown_crit, "unencoded payloads (b64:false) are not accepted");
+      }
     }
   }
   if (options.typ) {
-    const auto typ = header.find("typ");
-    if (typ == header.end() || !typ->is_string()) {
-      return make_error(errc::bad_type, "header has no \"typ\"");
-    }
-    if (!internal::typ_matches(typ->get_ref<const std::string&>(), *options.typ)) {
-      return make_error(errc::bad_type, "header \"typ\" is not the expected type");
+    if (h.typ.kind != Kind::string) return internal::fail(errc::bad_type, "header has no \"typ\"");
+    if (!internal::typ_matches(h.typ.text, *options.typ)) {
+      return internal::fail(errc::bad_type, "header \"typ\" is not the expected type");
     }
   }
   HeaderFacts facts{*alg, false, {}};
-  if (const auto kid = header.find("kid"); kid != header.end()) {
-    if (!kid->is_string()) return make_error(errc::malformed, "header \"kid\" is not a string");
+  if (h.kid.kind == Kind::other) {
+    return internal::fail(errc::malformed, "header \"kid\" is not a string");
+  }
+  if (h.kid.kind == Kind::string) {
     facts.has_kid = true;
-    facts.kid = kid->get<std::string>();
+    facts.kid = h.kid.text;
   }
   // Security (RFC 8725 §3.10 and DESIGN.md): "jwk", "jku", "x5u" and "x5c" are never
   // read. Keys come only from the caller.
@@ -199,11 +240,11 @@ TOKENPASS_COLD Result<void> parse_header_slow(std::string_view header_text,
     return e;
   }
   if (!parsed->is_object()) return internal::fail(errc::malformed, "header is not a JSON object");
-  auto facts = check_header(*parsed, options, signature_problem);
+  auto facts = check_header(members_of(*parsed), options, signature_problem);
   if (!facts) return facts.error();
   out.alg = facts->alg;
   out.has_kid = facts->has_kid;
-  out.kid_storage = std::move(facts->kid);
+  out.kid_storage = std::string(facts->kid);
   out.kid = out.kid_storage;
   return {};
 }
@@ -273,18 +314,23 @@ Result<void> parse_jws(std::string_view compact, const JwsVerifyOptions& options
   const JsonLimits limits = token_limits(options.json_limits, options.max_token_size);
 
   // The common header ({"alg":..,"kid":..,"typ":..}, nothing unusual) is read by a
-  // small parser; anything it is not sure of, and every failure, goes through the full
-  // JSON parser and check_header, which decide and report.
+  // small parser; anything it is not sure of (crit, b64, escapes, a member that is not a
+  // string, any JSON error) goes through the full JSON parser. Either way check_header
+  // applies the rules.
   SimpleHeader simple;
-  std::optional<Alg> alg;
-  const bool fast = parse_simple_header(header_text, limits, simple) &&
-                    simple.has_alg && (alg = alg_from_string(simple.alg)).has_value() &&
-                    (!options.typ || (simple.has_typ && typ_matches(simple.typ, *options.typ)));
-  if (fast) {
-    if (!signature_problem.empty()) return internal::fail(errc::malformed, signature_problem);
-    out.alg = *alg;
-    out.has_kid = simple.has_kid;
-    out.kid = simple.kid;
+  if (parse_simple_header(header_text, limits, simple)) {
+    HeaderMembers m;
+    const auto member = [](bool has, std::string_view text) {
+      return has ? HeaderMember{HeaderMember::Kind::string, text} : HeaderMember{};
+    };
+    m.alg = member(simple.has_alg, simple.alg);
+    m.kid = member(simple.has_kid, simple.kid);
+    m.typ = member(simple.has_typ, simple.typ);
+    auto facts = check_header(m, options, signature_problem);
+    if (!facts) return facts.error();
+    out.alg = facts->alg;
+    out.has_kid = facts->has_kid;
+    out.kid = facts->kid;
   } else if (auto slow = parse_header_slow(header_text, signature_problem, options, limits, out);
              !slow) {
     return slow.error();
