@@ -189,15 +189,14 @@ RegisteredClaims rebased(const RegisteredClaims& reg, const char* from, const ch
     return v.data() == nullptr ? v : std::string_view(to + (v.data() - from), v.size());
   };
   RegisteredClaims out = reg;
-  for (const auto& c : kRegisteredClaims) {
-    if (c.type == ClaimType::string) {
-      auto& v = out.*(c.string_member);
-      if (v) v = move(*v);
-    } else if (c.type == ClaimType::strings) {
-      auto& l = out.*(c.list_member);
-      l.single = move(l.single);
-      l.array_text = move(l.array_text);
-    }
+  for (const auto member : kStringMembers) {
+    auto& v = out.*member;
+    if (v) v = move(*v);
+  }
+  for (const auto member : kListMembers) {
+    auto& l = out.*member;
+    l.single = move(l.single);
+    l.array_text = move(l.array_text);
   }
   return out;
 }

@@ -252,9 +252,7 @@ TOKENPASS_COLD Result<void> parse_header_slow(std::string_view header_text,
 }  // namespace
 
 Result<CompactParts> split_compact(std::string_view compact, std::size_t max_size) {
-  auto trimmed = trimmed_token(compact, max_size);
-  if (!trimmed) return trimmed.error();
-  compact = *trimmed;
+  if (!trim_token(compact, max_size)) return internal::fail(errc::too_large, "token exceeds the size limit");
   if (compact.empty()) return internal::fail(errc::malformed, "empty token");
   if (compact.front() == '{') {
     return internal::fail(errc::malformed, "JWS JSON serialization is not accepted");

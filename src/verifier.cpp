@@ -232,9 +232,9 @@ Result<void> Verifier::check_claims(const Claims& claims) const {
 Result<VerifiedToken> Verifier::verify_unguarded(std::string_view compact) const {
   if (!cache_) return verify_full(compact, 0);
   // The cache is keyed by the token without the white space around it.
-  auto trimmed = internal::trimmed_token(compact, policy_.max_token_size);
-  if (!trimmed) return trimmed.error();
-  compact = *trimmed;
+  if (!internal::trim_token(compact, policy_.max_token_size)) {
+    return internal::fail(errc::too_large, "token exceeds the size limit");
+  }
 
   const std::size_t hash = std::hash<std::string_view>{}(compact);
   const double now = NumericDate(policy_.clock()).time_since_epoch().count();

@@ -51,13 +51,13 @@ inline bool over_size_limit(std::string_view compact, std::size_t max_size) noex
   return compact.size() > max_size && compact.size() - max_size > kMaxSurroundingSpace;
 }
 
-// trimmed_token: `compact` without the white space around it, checked against the size
-// limit before (so that a huge input costs nothing more) and after. Errors: too_large.
-inline Result<std::string_view> trimmed_token(std::string_view compact, std::size_t max_size) {
-  if (over_size_limit(compact, max_size)) return fail(errc::too_large, "token exceeds the size limit");
+// trim_token: `compact` without the white space around it, checked against the size
+// limit before (so that a huge input costs nothing more) and after; false (too_large)
+// when over it.
+inline bool trim_token(std::string_view& compact, std::size_t max_size) noexcept {
+  if (over_size_limit(compact, max_size)) return false;
   compact = trim_space(compact);
-  if (compact.size() > max_size) return fail(errc::too_large, "token exceeds the size limit");
-  return compact;
+  return compact.size() <= max_size;
 }
 
 // CompactParts: the three parts of a compact JWS, as views into the trimmed token.
@@ -70,7 +70,7 @@ struct CompactParts {
 };
 
 // split_compact: the one parser of the compact form, for verifying and for decoding
-// unverified: trimmed_token, then not empty, not the JSON serialization, three parts
+// unverified: trim_token, then not empty, not the JSON serialization, three parts
 // (two dots; a third dot stays in the signature, where decoding refuses it), and a
 // header. Characters are checked where the parts are decoded. Errors: too_large,
 // malformed.

@@ -50,6 +50,28 @@ inline constexpr std::array<RegisteredClaim, 10> kRegisteredClaims{{
      "is not a string or an array of strings"},
 }};
 
+// The members of each type, in table order, for code that treats them alike (rebased).
+template <ClaimType T, class M, M RegisteredClaim::*Member>
+constexpr auto members_of_type() {
+  constexpr std::size_t n = [] {
+    std::size_t count = 0;
+    for (const auto& c : kRegisteredClaims) count += c.type == T ? 1 : 0;
+    return count;
+  }();
+  std::array<M, n> out{};
+  std::size_t i = 0;
+  for (const auto& c : kRegisteredClaims) {
+    if (c.type == T) out[i++] = c.*Member;
+  }
+  return out;
+}
+using StringMember = std::optional<std::string_view> RegisteredClaims::*;
+using ListMember = StringList RegisteredClaims::*;
+inline constexpr auto kStringMembers =
+    members_of_type<ClaimType::string, StringMember, &RegisteredClaim::string_member>();
+inline constexpr auto kListMembers =
+    members_of_type<ClaimType::strings, ListMember, &RegisteredClaim::list_member>();
+
 // kMaxNumericDateInteger: 2^53, the bound of a NumericDate as an integer (kMaxNumericDate
 // in claims.h is the same bound as a double).
 inline constexpr std::uint64_t kMaxNumericDateInteger = std::uint64_t{1} << 53;
