@@ -761,7 +761,8 @@ void serve_bad(JwksServer& server, const std::string& kind) {
   if (kind == "only ROCA keys") {
     // CVE-2017-15361: factorable moduli (tests/data/roca/make_roca.py).
     json keys = json::array();
-    for (const auto& k : tp_test::read_data_json("roca/roca_keys.json")["fingerprinted"]) {
+    const json roca = tp_test::read_data_json("roca/roca_keys.json");  // outlives the loop
+    for (const auto& k : roca["fingerprinted"]) {
       keys.push_back(json{{"kty", "RSA"}, {"kid", "roca"}, {"n", k["n"]}, {"e", k["e"]}});
     }
     server.set_jwks(json{{"keys", keys}}.dump());
