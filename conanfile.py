@@ -27,12 +27,14 @@ class TokenpassConan(ConanFile):
         "fPIC": [True, False],
         "cli": [True, False],
         "with_httplib": [True, False],
+        "with_redis": [True, False],
     }
     default_options = {
         "shared": False,
         "fPIC": True,
         "cli": True,
         "with_httplib": False,
+        "with_redis": False,
         # The adapter fetches JWKS over HTTPS: cpp-httplib must be built with OpenSSL.
         "cpp-httplib/*:with_openssl": True,
     }
@@ -67,6 +69,9 @@ class TokenpassConan(ConanFile):
         if self.options.with_httplib:
             # tokenpass::httplib is header-only and includes <httplib.h> in its header.
             self.requires("cpp-httplib/[>=0.11 <1]", transitive_headers=True)
+        if self.options.with_redis:
+            # tokenpass::redis is compiled; hiredis stays out of its header.
+            self.requires("hiredis/[>=1.0 <2]")
 
     def validate(self):
         if self.settings.compiler.get_safe("cppstd"):
@@ -90,8 +95,9 @@ class TokenpassConan(ConanFile):
         tc.cache_variables["TOKENPASS_BUILD_EXAMPLES"] = False
         tc.cache_variables["TOKENPASS_BUILD_CLI"] = bool(self.options.cli)
         tc.cache_variables["TOKENPASS_WITH_HTTPLIB"] = bool(self.options.with_httplib)
+        tc.cache_variables["TOKENPASS_WITH_REDIS"] = bool(self.options.with_redis)
         # Dependencies come from Conan only: never the machine's copy through pkg-config.
-        tc.cache_variables["TOKENPASS_HTTPLIB_PKGCONFIG"] = False
+        tc.cache_variables["TOKENPASS_PKGCONFIG_FALLBACK"] = False
         tc.generate()
         CMakeDeps(self).generate()
 
@@ -115,22 +121,29 @@ class TokenpassConan(ConanFile):
         self.cpp_info.set_property("cmake_file_name", "tokenpass")
         self.cpp_info.set_property("cmake_target_name", "tokenpass::tokenpass")
         self.cpp_info.set_property("pkg_config_name", "tokenpass")
-        if not self.options.with_httplib:
+        if not self.options.with_httplib and not self.options.with_redis:
             self._library_info(self.cpp_info)
             return
-        # With the adapter there are two targets, as upstream exports them. Like catch2's
-        # recipe, the core component carries the package's own target name.
+        # With an adapter there are several targets, as upstream exports them. Like
+        # catch2's recipe, the core component carries the package's own target name.
         core = self.cpp_info.components["core"]
         core.set_property("cmake_target_name", "tokenpass::tokenpass")
         core.set_property("pkg_config_name", "tokenpass")
         self._library_info(core)
-        adapter = self.cpp_info.components["httplib"]
-        adapter.set_property("cmake_target_name", "tokenpass::httplib")
-        adapter.set_property("pkg_config_name", "tokenpass-httplib")
-        # Its HTTP client speaks TLS through OpenSSL itself (http_wire.h).
-        adapter.requires = ["core", "cpp-httplib::cpp-httplib", "openssl::ssl"]
-        adapter.libdirs = []
-        adapter.bindirs = []
+        if self.options.with_httplib:
+            adapter = self.cpp_info.components["httplib"]
+            adapter.set_property("cmake_target_name", "tokenpass::httplib")
+            adapter.set_property("pkg_config_name", "tokenpass-httplib")
+            # Its HTTP client speaks TLS through OpenSSL itself (http_wire.h).
+            adapter.requires = ["core", "cpp-httplib::cpp-httplib", "openssl::ssl"]
+            adapter.libdirs = []
+            adapter.bindirs = []
+        if self.options.with_redis:
+            redis = self.cpp_info.components["redis"]
+            redis.set_property("cmake_target_name", "tokenpass::redis")
+            redis.set_property("pkg_config_name", "tokenpass-redis")
+            redis.libs = ["tokenpass_redis"]
+            redis.requires = ["core", "hiredis::hiredis", "openssl::crypto"]
 
     def _library_info(self, info):
         info.libs = ["tokenpass"]

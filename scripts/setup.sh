@@ -7,6 +7,7 @@ TOKENPASS_PACKAGES=(
   libssl-dev nlohmann-json3-dev        # library dependencies
   libcpp-httplib-dev                   # the tokenpass::httplib adapter, HTTP tests
   catch2                               # tests
+  redis-server libhiredis-dev          # tokenpass::redis and its tests (a real Redis)
   python3 python3-jwt python3-cryptography  # interop vectors (PyJWT)
   curl                                 # the demo
 )

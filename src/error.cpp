@@ -7,7 +7,7 @@
 namespace tokenpass {
 namespace {
 
-constexpr std::array<std::pair<errc, std::string_view>, 26> kNames{{
+constexpr std::array<std::pair<errc, std::string_view>, 27> kNames{{
     {errc::malformed, "malformed"},
     {errc::unsupported_alg, "unsupported_alg"},
     {errc::alg_not_allowed, "alg_not_allowed"},
@@ -34,6 +34,7 @@ constexpr std::array<std::pair<errc, std::string_view>, 26> kNames{{
     {errc::http_error, "http_error"},
     {errc::internal_error, "internal_error"},
     {errc::token_request_refused, "token_request_refused"},
+    {errc::replay_store_unavailable, "replay_store_unavailable"},
 }};
 
 class Category final : public std::error_category {
@@ -95,6 +96,7 @@ int http_status(const Error& e) noexcept {
       return 403;
     case errc::key_source_unavailable:
     case errc::http_error:
+    case errc::replay_store_unavailable:
       return 503;
     case errc::internal_error:
     case errc::token_request_refused:
@@ -124,7 +126,8 @@ std::string quoted(std::string_view value) {
 // is_server_error: the codes that are the server's trouble, not the request's.
 bool is_server_error(errc code) {
   return code == errc::key_source_unavailable || code == errc::http_error ||
-         code == errc::internal_error || code == errc::token_request_refused;
+         code == errc::internal_error || code == errc::token_request_refused ||
+         code == errc::replay_store_unavailable;
 }
 
 std::string_view description(errc code) {

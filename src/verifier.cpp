@@ -110,6 +110,9 @@ void check_policy(const Policy& p) {
     if (!c) fail("a custom check is empty");
   }
   if (p.max_token_size == 0) fail("max_token_size is 0");
+  if (p.single_use_max_lifetime && p.single_use_max_lifetime->count() <= 0) {
+    fail("single_use_max_lifetime is not positive");
+  }
   if (p.cache.max_entries > 0 && p.cache.max_bytes == 0) fail("cache.max_bytes is 0");
 }
 
@@ -229,6 +232,23 @@ Result<void> Verifier::check_claims(const Claims& claims) const {
   return {};
 }
 
+Result<void> Verifier::check_single_use(const Claims& claims) const {
+  if (!policy_.replay_store) return {};
+  const internal::RegisteredClaims& r = internal::ClaimsAccess::data(claims).reg;
+  if (!r.jti) return internal::fail(errc::missing_claim, "\"jti\" is required for single use");
+  if (!r.exp) return internal::fail(errc::missing_claim, "\"exp\" is required for single use");
+  const auto now = policy_.clock();
+  const auto until = std::chrono::time_point_cast<std::chrono::system_clock::duration>(
+                         NumericDate(std::chrono::duration<double>(*r.exp))) +
+                     policy_.leeway;
+  if (policy_.single_use_max_lifetime && until - now > *policy_.single_use_max_lifetime) {
+    return internal::fail(errc::bad_claim, "\"exp\" is too far ahead for a single-use token");
+  }
+  auto first = policy_.replay_store->first_use(r.iss.value_or(std::string_view()), *r.jti, until);
+  if (!first && first.error().code != errc::replayed && policy_.replay_fail_open) return {};
+  return first;
+}
+
 Result<VerifiedToken> Verifier::verify_unguarded(std::string_view compact) const {
   if (!cache_) return verify_full(compact, 0);
   // The cache is keyed by the token without the white space around it.
@@ -257,6 +277,8 @@ Result<VerifiedToken> Verifier::verify_unguarded(std::string_view compact) const
       VerifiedToken token(std::move(copy.first), std::move(copy.second), hit->alg);
       // exp, nbf, iat and every claim rule, against the clock of now.
       if (auto ok = check_claims(token.claims()); !ok) return ok.error();
+      // A cached token seen again is a use like any other.
+      if (auto ok = check_single_use(token.claims()); !ok) return ok.error();
       return token;
     }
     cache_->refuse(hash, hit->data);
@@ -319,6 +341,7 @@ Result<VerifiedToken> Verifier::verify_full(std::string_view compact, std::size_
   Claims view = internal::ClaimsAccess::make(
       std::shared_ptr<const internal::ClaimsData>(data, &data->claims));
   if (auto ok = check_claims(view); !ok) return ok.error();
+  if (auto ok = check_single_use(view); !ok) return ok.error();
   if (cache_ && claims.reg.exp) {
     // Tokens without exp are not kept: an entry must not outlive its token.
     const double now = NumericDate(policy_.clock()).time_since_epoch().count();

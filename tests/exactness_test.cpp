@@ -323,6 +323,7 @@ TEST_CASE("every errc has a name, a status and a challenge rule", "[exact][error
       {errc::http_error, "http_error", 503, false},
       {errc::internal_error, "internal_error", 500, false},
       {errc::token_request_refused, "token_request_refused", 500, false},
+      {errc::replay_store_unavailable, "replay_store_unavailable", 503, false},
   };
   for (const Row& row : rows) {
     CAPTURE(row.name);
@@ -333,7 +334,7 @@ TEST_CASE("every errc has a name, a status and a challenge rule", "[exact][error
     CHECK(tokenpass::www_authenticate(e, "api").has_value() == row.challenge);
   }
   // No code without a row: the one after the last is unknown.
-  CHECK(tokenpass::to_string(static_cast<errc>(static_cast<int>(errc::token_request_refused) + 1)) ==
+  CHECK(tokenpass::to_string(static_cast<errc>(static_cast<int>(errc::replay_store_unavailable) + 1)) ==
         "unknown");
 }
 

@@ -85,6 +85,9 @@ enum class errc {
   // `unauthorized_client`, `invalid_scope`, ...): our credentials or configuration are
   // wrong, and asking again will not help. 500.
   token_request_refused,
+  // The replay store could not say whether a single-use token was used before
+  // (unreachable, timed out, full): the token is not accepted. 503.
+  replay_store_unavailable,
 };
 
 // to_string returns the CLI spelling of `code` ("bad_signature"), or "unknown".
@@ -225,7 +228,8 @@ TOKENPASS_EXPORT bool is_token_error(const Error& e) noexcept;
 // http_status maps an error to the status a resource server answers with (RFC 6750
 // §3.1): 401 for no_token and every token error but insufficient_scope, 403 for
 // insufficient_scope, 400 for invalid_request, 503 for key_source_unavailable and
-// http_error, 500 for internal_error and token_request_refused.
+// http_error and replay_store_unavailable, 500 for internal_error and
+// token_request_refused.
 TOKENPASS_EXPORT int http_status(const Error& e) noexcept;
 
 // www_authenticate builds the RFC 6750 §3 `WWW-Authenticate` value for `e`:
@@ -234,8 +238,8 @@ TOKENPASS_EXPORT int http_status(const Error& e) noexcept;
 // resource needs). With `with_description`, an `error_description` from a fixed
 // per-code table is added; it never echoes the token or `e.detail`. Attribute values
 // are quoted and escaped. nullopt for key_source_unavailable, http_error,
-// internal_error and token_request_refused, which are the server's trouble and have no
-// challenge.
+// internal_error, token_request_refused and replay_store_unavailable, which are the
+// server's trouble and have no challenge.
 TOKENPASS_EXPORT std::optional<std::string> www_authenticate(
     const Error& e, std::string_view realm, const std::vector<std::string>& scopes = {},
     bool with_description = false);

@@ -22,6 +22,7 @@
 #include "tokenpass/jwk.h"
 #include "tokenpass/jws.h"
 #include "tokenpass/key_source.h"
+#include "tokenpass/replay.h"
 
 namespace tokenpass {
 
@@ -104,6 +105,18 @@ struct TOKENPASS_EXPORT Policy {
   JsonLimits json_limits;
   // cache: a cache of verified tokens; off unless `cache.max_entries` is set.
   TokenCacheOptions cache;
+  // replay_store: when set, tokens are single use: a token must carry `jti` and `exp`
+  // (else missing_claim), and its (`iss`, `jti`) is recorded in the store until exp +
+  // leeway; a second use is `replayed`. Asked after the signature and every claim rule
+  // (a forged or expired token never burns a jti), also for a token the cache answers.
+  std::shared_ptr<const ReplayStore> replay_store;
+  // single_use_max_lifetime: with a replay store, a token whose exp is further than this
+  // from now is bad_claim, so that the store holds no pair longer than this.
+  std::optional<std::chrono::seconds> single_use_max_lifetime;
+  // replay_fail_open: when the store cannot answer, accept the token anyway. Off by
+  // default (replay_store_unavailable, 503): turning it on lets replays through while the
+  // store is down, which is a choice to make knowingly.
+  bool replay_fail_open = false;
 
   // any_issuer / any_audience: the explicit way to skip those checks.
   Policy& any_issuer() {
@@ -181,6 +194,7 @@ class TOKENPASS_EXPORT Verifier {
 
  private:
   Result<VerifiedToken> verify_unguarded(std::string_view compact) const;
+  Result<void> check_single_use(const Claims& claims) const;
   Result<VerifiedToken> verify_full(std::string_view compact, std::size_t hash) const;
   std::shared_ptr<const KeySource> keys_;
   Policy policy_;

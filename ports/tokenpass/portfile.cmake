@@ -5,6 +5,7 @@ set(SOURCE_PATH "${CMAKE_CURRENT_LIST_DIR}/../..")
 vcpkg_check_features(OUT_FEATURE_OPTIONS FEATURE_OPTIONS
     FEATURES
         httplib TOKENPASS_WITH_HTTPLIB
+        redis   TOKENPASS_WITH_REDIS
         tool    TOKENPASS_BUILD_CLI
 )
 
@@ -14,7 +15,7 @@ vcpkg_cmake_configure(
         ${FEATURE_OPTIONS}
         -DTOKENPASS_BUILD_TESTS=OFF
         -DTOKENPASS_BUILD_EXAMPLES=OFF
-        -DTOKENPASS_HTTPLIB_PKGCONFIG=OFF
+        -DTOKENPASS_PKGCONFIG_FALLBACK=OFF
         -DTOKENPASS_CMAKE_DIR=share/tokenpass
 )
 vcpkg_cmake_install()

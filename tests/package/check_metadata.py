@@ -12,7 +12,7 @@ vcpkg or Conan (neither is installable here). Usage: check_metadata.py <repo roo
   every -D the port or the recipe passes names an option or cache variable that exists.
 * vcpkg.json's homepage and the recipe's url and homepage are project(HOMEPAGE_URL).
 * Package builds never fall back to the machine's pkg-config (the port and the recipe
-  set TOKENPASS_HTTPLIB_PKGCONFIG=OFF).
+  set TOKENPASS_PKGCONFIG_FALLBACK=OFF).
 * The recipe's validate() refuses with_httplib over a cpp-httplib without OpenSSL, and
   compilers too old for C++17, with a message that says why; it accepts the defaults.
 """
@@ -122,8 +122,8 @@ for feature, option in feature_map.items():
           f"vcpkg feature {feature!r} maps to {option}, which is no option() in the CMake project")
 for var in re.findall(r"-D(\w+)=", port_code):
     check(var in known, f"portfile.cmake passes -D{var}, which the CMake project does not know")
-check("-DTOKENPASS_HTTPLIB_PKGCONFIG=OFF" in port_code,
-      "portfile.cmake: must pass -DTOKENPASS_HTTPLIB_PKGCONFIG=OFF (no machine copies)")
+check("-DTOKENPASS_PKGCONFIG_FALLBACK=OFF" in port_code,
+      "portfile.cmake: must pass -DTOKENPASS_PKGCONFIG_FALLBACK=OFF (no machine copies)")
 
 
 def port_body(text):
@@ -229,7 +229,8 @@ for source in ("CMakeLists.txt", "cmake/*", "include/*", "src/*", "tools/*", "LI
     check(source in recipe.exports_sources, f"conanfile.py: exports_sources lacks {source}")
 
 # Which cache variable each recipe option drives: run generate() with each option flipped.
-option_to_var = {"cli": "TOKENPASS_BUILD_CLI", "with_httplib": "TOKENPASS_WITH_HTTPLIB"}
+option_to_var = {"cli": "TOKENPASS_BUILD_CLI", "with_httplib": "TOKENPASS_WITH_HTTPLIB",
+                 "with_redis": "TOKENPASS_WITH_REDIS"}
 check(own_options - {"shared", "fPIC"} == set(option_to_var),
       f"conanfile.py: options {sorted(own_options)}; this check knows {sorted(option_to_var)}")
 # The vcpkg features and the Conan options must switch the same CMake options.
@@ -255,8 +256,8 @@ for var in option_to_var.values():
 
 check(getattr(recipe, "homepage", None) == homepage and getattr(recipe, "url", None) == homepage,
       f"conanfile.py: url/homepage must be project(HOMEPAGE_URL) {homepage!r}")
-check(variables.get("TOKENPASS_HTTPLIB_PKGCONFIG") is False,
-      "conanfile.py: generate() must set TOKENPASS_HTTPLIB_PKGCONFIG to False")
+check(variables.get("TOKENPASS_PKGCONFIG_FALLBACK") is False,
+      "conanfile.py: generate() must set TOKENPASS_PKGCONFIG_FALLBACK to False")
 
 
 # validate(): the combinations the recipe must refuse, with a message saying why.
