@@ -1,17 +1,41 @@
 // shop_service: one of the demo's resource services, all trusting the token service.
 //   shop_service gateway ISSUER_URL BILLING_URL [PORT]
-//   shop_service billing ISSUER_URL PRODUCT_URL [PORT]   (client id/secret: billing/billing-secret)
-//   shop_service product ISSUER_URL [PORT]
-// Prints "listening URL" and serves until SIGINT or SIGTERM.
+//   shop_service billing ISSUER_URL PRODUCT_URL [PORT] [--fresh-service-tokens]
+//                                       (client id/secret: billing/billing-secret)
+//   shop_service product ISSUER_URL [PORT] [--replay-store redis://HOST:PORT]
+// Prints "listening URL" and serves until SIGINT or SIGTERM. With --replay-store, every
+// product replica given the same Redis accepts each service token once; billing then
+// needs --fresh-service-tokens (a new token for every call).
 #include <csignal>
 #include <cstdio>
+#include <stdexcept>
 #include <iostream>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "services/services.h"
+#ifdef TOKENPASS_SHOP_HAS_REDIS
+#include "tokenpass/adapters/redis.h"
+#endif
 
-int main(int argc, char** argv) {
+int main(int argc_in, char** argv_in) {
+  // Options first out of the way; the rest are positional.
+  std::vector<char*> positional;
+  bool fresh = false;
+  std::string replay_store;
+  for (int i = 0; i < argc_in; ++i) {
+    const std::string a = argv_in[i];
+    if (a == "--fresh-service-tokens") {
+      fresh = true;
+    } else if (a == "--replay-store" && i + 1 < argc_in) {
+      replay_store = argv_in[++i];
+    } else {
+      positional.push_back(argv_in[i]);
+    }
+  }
+  const int argc = static_cast<int>(positional.size());
+  char** argv = positional.data();
   const std::string role = argc > 1 ? argv[1] : "";
   const int needed = role == "product" ? 3 : 4;
   if ((role != "gateway" && role != "billing" && role != "product") || argc < needed) {
@@ -32,8 +56,24 @@ int main(int argc, char** argv) {
   try {
     const shop::Trust trust = shop::Trust::connect(argv[2]);
     if (role == "gateway") server = std::make_unique<shop::Gateway>(trust, argv[3]);
-    if (role == "billing") server = std::make_unique<shop::Billing>(trust, argv[3], "billing", "billing-secret");
-    if (role == "product") server = std::make_unique<shop::Product>(trust);
+    if (role == "billing") {
+      server = std::make_unique<shop::Billing>(trust, argv[3], "billing", "billing-secret", fresh);
+    }
+    if (role == "product") {
+      std::shared_ptr<const tokenpass::ReplayStore> store;
+      if (!replay_store.empty()) {
+#ifdef TOKENPASS_SHOP_HAS_REDIS
+        auto options = tokenpass::RedisReplayStoreOptions::from_url(replay_store);
+        if (!options) throw std::runtime_error("--replay-store: " + options.error().detail);
+        auto redis = tokenpass::RedisReplayStore::connect(*options);
+        if (!redis) throw std::runtime_error("--replay-store: " + redis.error().detail);
+        store = *redis;
+#else
+        throw std::runtime_error("--replay-store: built without tokenpass::redis");
+#endif
+      }
+      server = std::make_unique<shop::Product>(trust, store);
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "shop_service %s: %s\n", role.c_str(), e.what());
     return 2;

@@ -2,10 +2,13 @@
 # Installs what is missing (Debian/Ubuntu), builds tokenpass and runs the demo shop on
 # 127.0.0.1: a token service, a gateway, a billing and a product service (examples/).
 # A user logs in at the gateway and buys something: the gateway forwards her token to
-# billing, billing calls product with her token and its own service token (client
-# credentials, obtained once and reused). Then a request with no token, an expired one,
-# one lacking a scope and a forged one, each with the status and WWW-Authenticate it
-# got. Every process it starts is stopped at the end.
+# billing with its own service token, billing calls product with her token and a
+# single-use service token of its own (a new one per call). Product runs as two
+# replicas sharing a redis-server (started here, on a free loopback port, no
+# persistence), so a captured service token replayed at the other replica is refused.
+# Then a request with no token, an expired one, one lacking a scope and a forged one,
+# each with the status and WWW-Authenticate it got. Every process it starts is stopped
+# at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/setup.sh
@@ -15,7 +18,8 @@ tokenpass_setup curl
 build=build/demo
 echo "building (Release, in $build) ..."
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DTOKENPASS_BUILD_TESTS=OFF \
-  -DTOKENPASS_BUILD_EXAMPLES=ON -DTOKENPASS_BUILD_CLI=ON -DTOKENPASS_WITH_HTTPLIB=ON >/dev/null
+  -DTOKENPASS_BUILD_EXAMPLES=ON -DTOKENPASS_BUILD_CLI=ON -DTOKENPASS_WITH_HTTPLIB=ON \
+  -DTOKENPASS_WITH_REDIS=ON >/dev/null
 cmake --build "$build" -j "$(nproc 2>/dev/null || echo 2)" \
   --target token_service shop_service tokenpass_cli >/dev/null
 bin="$PWD/$build/examples"
@@ -50,7 +54,7 @@ start() {
 declare -A seen
 narrate() {
   local name n total
-  for name in token_service gateway billing product; do
+  for name in token_service gateway billing product product2; do
     n=${seen[$name]:-1}
     total=$(wc -l <"$work/$name.log")
     if [ "$total" -gt "$n" ]; then
@@ -82,16 +86,27 @@ login() {  # login USER PASSWORD: the access token from the gateway's /login
 
 echo
 echo "== starting the shop on 127.0.0.1"
+redis_port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no \
+  --loglevel warning >"$work/redis.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do
+  redis-cli -p "$redis_port" PING 2>/dev/null | grep -q PONG && break
+  sleep 0.1
+done
+replays="redis://127.0.0.1:$redis_port"
 start token_service "$bin/token_service" examples/token_service.json
 issuer=$url
-start product "$bin/shop_service" product "$issuer"
+start product "$bin/shop_service" product "$issuer" --replay-store "$replays"
 product=$url
-start billing "$bin/shop_service" billing "$issuer" "$product"
+start product2 "$bin/shop_service" product "$issuer" --replay-store "$replays"
+product2=$url
+start billing "$bin/shop_service" billing "$issuer" "$product" --fresh-service-tokens
 billing=$url
 start gateway "$bin/shop_service" gateway "$issuer" "$billing"
 gateway=$url
-printf '  token service %s\n  product       %s\n  billing       %s\n  gateway       %s\n' \
-  "$issuer" "$product" "$billing" "$gateway"
+printf '  token service %s\n  product       %s and %s (replicas; used service tokens in %s)\n  billing       %s\n  gateway       %s\n' \
+  "$issuer" "$product" "$product2" "$replays" "$billing" "$gateway"
 echo "  (each service found the token service's keys through $issuer/.well-known/openid-configuration)"
 narrate
 
@@ -103,7 +118,23 @@ echo "  her access token, decoded (tokenpass inspect):"
 narrate
 
 call "alice buys item 42" "$alice"
-call "alice buys again (billing reuses its service token)" "$alice"
+call "alice buys again (billing gets a new single-use service token)" "$alice"
+
+printf '\n== a service token captured and replayed at the other product replica\n'
+svc=$(curl -s -u billing:billing-secret -d grant_type=client_credentials -d audience=product \
+  -d scope=product:reserve "$issuer/token" |
+  /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+for target in "$product" "$product2"; do
+  printf '$ curl -X POST %s/reserve -H "Authorization: Bearer <alice>" -H "X-MS-TOKEN: %s..."\n' \
+    "$target" "${svc:0:24}"
+  status=$(curl -s -o "$work/body" -D "$work/headers" -w '%{http_code}' -X POST \
+    -H "Authorization: Bearer $alice" -H "X-MS-TOKEN: $svc" \
+    -H 'Content-Type: application/json' -d '{"item":42}' "$target/reserve")
+  echo "  HTTP $status"
+  grep -i '^WWW-Authenticate' "$work/headers" | tr -d '\r' | sed 's/^/  /' || true
+  echo "  body: $(cat "$work/body")"
+  narrate
+done
 call "a request with no token" ""
 
 carol=$(login carol looking-glass)

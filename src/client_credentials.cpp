@@ -174,6 +174,14 @@ class TokenEndpoint {
   // `not_after` caps the cached lifetime (an exchanged token never outlives its subject).
   Result<AccessToken> get(const std::string& key, const HttpHeaders& params,
                           std::optional<TimePoint> not_after = std::nullopt) {
+    if (opt_.fresh_each_call) {
+      // A new token for each call: nothing cached, no single flight.
+      Result<AccessToken> got = request(params);
+      std::lock_guard<std::mutex> g(mu_);
+      if (!got) ++stats_.failures;
+      if (got && not_after && *not_after < got->expires_at) got->expires_at = *not_after;
+      return got;
+    }
     std::unique_lock<std::mutex> lock(mu_);
     for (;;) {
       Entry& e = cache_[key];

@@ -31,15 +31,17 @@ class ShopFixture {
   std::unique_ptr<shop::Gateway> gateway;
   std::shared_ptr<tokenpass::HttpClient> http = std::make_shared<tokenpass::HttplibClient>();
 
-  explicit ShopFixture(const std::string& billing_secret = "billing-secret") {
+  explicit ShopFixture(const std::string& billing_secret = "billing-secret",
+                       std::shared_ptr<const tokenpass::ReplayStore> product_replays = nullptr) {
     std::ifstream in(TOKENPASS_EXAMPLES_DIR "/token_service.json");
     tokens = std::make_unique<shop::TokenService>(
         shop::TokenServiceConfig::from_json(json::parse(in)), key);
     REQUIRE(tokens->start());
     trust = std::make_unique<shop::Trust>(shop::Trust::connect(tokens->url()));
-    product = std::make_unique<shop::Product>(*trust);
+    product = std::make_unique<shop::Product>(*trust, product_replays);
     REQUIRE(product->start());
-    billing = std::make_unique<shop::Billing>(*trust, product->url(), "billing", billing_secret);
+    billing = std::make_unique<shop::Billing>(*trust, product->url(), "billing", billing_secret,
+                                              product_replays != nullptr);
     REQUIRE(billing->start());
     gateway = std::make_unique<shop::Gateway>(*trust, billing->url());
     REQUIRE(gateway->start());
@@ -294,4 +296,29 @@ TEST_CASE("token exchange gives a token for another audience that keeps the user
   greedy.allow("billing", {"billing", {"admin"}});
   CHECK(greedy.headers_for("billing", *at_gateway).error().code ==
         tokenpass::errc::token_request_refused);
+}
+
+TEST_CASE("single-use service tokens: a new one per call, and a replay is refused", "[e2e][replay]") {
+  // Issue 16: product accepts each of billing's service tokens once; billing asks for a
+  // new one for every call (the token service issues billing short single-use tokens).
+  auto replays = std::make_shared<tokenpass::MemoryReplayStore>();
+  ShopFixture shop("billing-secret", replays);
+  const std::string user = shop.login("alice", "wonderland");
+  for (int i = 0; i < 3; ++i) {
+    const Reply r = shop.post(shop.gateway->url() + "/orders", ShopFixture::bearer(user));
+    REQUIRE(r.status == 200);
+    CHECK(r.body["requested_by"] == "billing");
+  }
+  CHECK(shop.billing->credentials().stats().requests == 3);  // one token per call
+  CHECK(replays->stats().accepted == 3);
+  // A captured service token, used once, then replayed: 401 replayed.
+  const std::string captured =
+      shop.service_token("billing", "billing-secret", "product", "product:reserve");
+  tokenpass::HttpHeaders headers = ShopFixture::bearer(user);
+  headers.emplace_back("X-MS-TOKEN", captured);
+  CHECK(shop.post(shop.hop("product"), headers).status == 200);
+  const Reply again = shop.post(shop.hop("product"), headers);
+  CHECK(again.status == 401);
+  CHECK(again.body["error"] == "replayed");
+  CHECK(again.challenge == "Bearer realm=\"product\", error=\"invalid_token\"");
 }

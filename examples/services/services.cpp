@@ -181,6 +181,8 @@ TokenServiceConfig TokenServiceConfig::from_json(const json& j) {
   c.user_audiences = j.at("user_audiences").get<std::vector<std::string>>();
   c.user_token_lifetime = std::chrono::seconds(j.at("user_token_lifetime").get<int>());
   c.service_token_lifetime = std::chrono::seconds(j.at("service_token_lifetime").get<int>());
+  c.single_use_token_lifetime =
+      std::chrono::seconds(j.value("single_use_token_lifetime", static_cast<int>(c.single_use_token_lifetime.count())));
   for (const auto& u : j.at("users")) {
     TokenServiceConfig::User user{u.at("name").get<std::string>(), u.at("salt").get<std::string>(),
                                   u.at("hash").get<std::string>(),
@@ -198,6 +200,7 @@ TokenServiceConfig TokenServiceConfig::from_json(const json& j) {
     client.scopes = k.at("scopes").get<std::vector<std::string>>();
     client.audiences = k.at("audiences").get<std::vector<std::string>>();
     client.may_exchange = k.value("may_exchange", false);
+    client.single_use = k.value("single_use", false);
     c.clients.push_back(std::move(client));
   }
   return c;
@@ -363,11 +366,13 @@ void TokenService::routes() {
         if (!contains(client->scopes, s)) return oauth_error(res, 400, "invalid_scope", "scope not allowed");
       }
       const auto scopes = requested.empty() ? client->scopes : requested;
-      auto token = issue(client->id, client->id, {audience}, scopes, config_.service_token_lifetime,
-                         json::object(), "svc+jwt");
+      const auto lifetime =
+          client->single_use ? config_.single_use_token_lifetime : config_.service_token_lifetime;
+      auto token = issue(client->id, client->id, {audience}, scopes, lifetime, json::object(), "svc+jwt");
       if (!token) return oauth_error(res, 500, "server_error", "could not issue");
-      log("token service: client credentials: service token for " + client->id + " (aud " + audience + ")");
-      return token_response(res, *token, config_.service_token_lifetime, scopes);
+      log("token service: client credentials: " + std::string(client->single_use ? "single-use " : "") +
+          "service token for " + client->id + " (aud " + audience + ")");
+      return token_response(res, *token, lifetime, scopes);
     }
     if (grant == "urn:ietf:params:oauth:grant-type:token-exchange") {
       if (!client->may_exchange) return oauth_error(res, 400, "unauthorized_client", "no token exchange");
@@ -416,10 +421,11 @@ std::shared_ptr<const tokenpass::Verifier> Trust::verifier(const std::string& au
   return std::make_shared<const tokenpass::Verifier>(keys, p);
 }
 
-std::shared_ptr<const tokenpass::Verifier> Trust::service_verifier(const std::string& audience,
-                                                                   const std::string& client_id,
-                                                                   const std::string& scope) const {
+std::shared_ptr<const tokenpass::Verifier> Trust::service_verifier(
+    const std::string& audience, const std::string& client_id, const std::string& scope,
+    std::shared_ptr<const tokenpass::ReplayStore> replay_store) const {
   tokenpass::Policy p = tokenpass::Policy::access_token_profile({issuer}, {audience});
+  p.replay_store = std::move(replay_store);  // set: each service token is accepted once
   p.typ = "svc+jwt";  // a service's own token: never a user's (RFC 8725 §3.12)
   p.leeway = 0s;
   p.required_scopes = {scope};
@@ -489,12 +495,13 @@ Gateway::Gateway(const Trust& trust, std::string billing_url, std::string client
 // ---- Billing -----------------------------------------------------------------------
 
 Billing::Billing(const Trust& trust, std::string product_url, std::string client_id,
-                 std::string client_secret) {
+                 std::string client_secret, bool fresh_service_tokens) {
   tokenpass::ClientCredentialsOptions cc;
   cc.token_endpoint = trust.issuer + "/token";
   cc.client_id = std::move(client_id);
   cc.client_secret = std::move(client_secret);
   cc.allow_http = true;
+  cc.fresh_each_call = fresh_service_tokens;
   credentials_ = std::make_shared<const tokenpass::ClientCredentials>(cc, trust.http);
   const auto http = trust.http;
   tokenpass::TokenResolverOptions ro;
@@ -543,13 +550,13 @@ Billing::Billing(const Trust& trust, std::string product_url, std::string client
 
 // ---- Product -----------------------------------------------------------------------
 
-Product::Product(const Trust& trust) {
+Product::Product(const Trust& trust, std::shared_ptr<const tokenpass::ReplayStore> replay_store) {
   // Both tokens are required: the user's (audience product) and billing's own.
   tokenpass::TokenResolverOptions ro;
   ro.require_user = true;
   ro.require_service = true;
-  auto resolver = std::make_shared<const tokenpass::TokenResolver>(
-      trust.verifier("product"), trust.service_verifier("product", "billing", "product:reserve"), ro);
+  auto service = trust.service_verifier("product", "billing", "product:reserve", std::move(replay_store));
+  auto resolver = std::make_shared<const tokenpass::TokenResolver>(trust.verifier("product"), service, ro);
   tokenpass::ProtectOptions po;
   po.realm = "product";
   po.on_reject = [this](const httplib::Request&, const tokenpass::Error& e) {

@@ -75,11 +75,15 @@ struct TokenServiceConfig {
     std::string id, salt, hash;
     std::vector<std::string> scopes, audiences;
     bool may_exchange = false;
+    // single_use: its service tokens are meant for one call: they live
+    // single_use_token_lifetime, and carry a jti (as every token here does).
+    bool single_use = false;
   };
   int iterations = 20000;
   std::vector<std::string> user_audiences;
   std::chrono::seconds user_token_lifetime{300};
   std::chrono::seconds service_token_lifetime{300};
+  std::chrono::seconds single_use_token_lifetime{30};
   std::vector<User> users;
   std::vector<Client> clients;
 
@@ -159,9 +163,10 @@ struct Trust {
   std::shared_ptr<const tokenpass::Verifier> verifier(const std::string& audience) const;
   // service_verifier: service tokens (typ svc+jwt) for `audience` from the client
   // `client_id`, granting `scope`.
-  std::shared_ptr<const tokenpass::Verifier> service_verifier(const std::string& audience,
-                                                              const std::string& client_id,
-                                                              const std::string& scope) const;
+  // With `replay_store`, each token is accepted once.
+  std::shared_ptr<const tokenpass::Verifier> service_verifier(
+      const std::string& audience, const std::string& client_id, const std::string& scope,
+      std::shared_ptr<const tokenpass::ReplayStore> replay_store = nullptr) const;
 };
 
 // Gateway: POST /login (passed to the token service) and POST /orders (user token
@@ -182,8 +187,10 @@ class Gateway : public Server {
 // user's token forwarded and its own client-credentials token in X-MS-TOKEN.
 class Billing : public Server {
  public:
+  // fresh_service_tokens: a new service token for every call (product may accept each
+  // one once), instead of the cached one.
   Billing(const Trust& trust, std::string product_url, std::string client_id,
-          std::string client_secret);
+          std::string client_secret, bool fresh_service_tokens = false);
   const tokenpass::ClientCredentials& credentials() const { return *credentials_; }
 
  private:
@@ -191,10 +198,13 @@ class Billing : public Server {
 };
 
 // Product: POST /reserve needs both the user's token (audience product) and a service
-// token from billing (X-MS-TOKEN, scope product:reserve, client_id billing).
+// token from billing (X-MS-TOKEN, scope product:reserve, client_id billing). With a
+// replay store, each service token is accepted once, by whichever replica sees it
+// first (a Redis store is shared by the replicas).
 class Product : public Server {
  public:
-  explicit Product(const Trust& trust);
+  explicit Product(const Trust& trust,
+                   std::shared_ptr<const tokenpass::ReplayStore> replay_store = nullptr);
 };
 
 }  // namespace shop

@@ -54,6 +54,10 @@ struct ClientCredentialsOptions {
   // max_cache_entries: distinct (audience, scopes) or exchange entries kept.
   std::size_t max_cache_entries = 1024;
   Clock clock;  // default std::chrono::system_clock::now
+  // fresh_each_call: every token() asks the endpoint for a new token and nothing is
+  // cached: for single-use service tokens, which a receiver accepts once (a token used
+  // twice would be refused as replayed). A failure is not retried during a back-off.
+  bool fresh_each_call = false;
 };
 
 // AccessToken: what a token endpoint issued (RFC 6749 §5.1, RFC 8693 §2.2.1).
