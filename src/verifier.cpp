@@ -135,7 +135,8 @@ Verifier::Verifier(std::shared_ptr<const KeySource> keys, Policy policy)
   jws_options_.typ = policy_.typ;
   jws_options_.critical = policy_.critical;
   jws_options_.max_token_size = policy_.max_token_size;
-  jws_options_.json_limits = policy_.json_limits;
+  // The limits for a token's JSON, fixed with the policy (strings follow the size limit).
+  jws_options_.json_limits = internal::token_limits(policy_.json_limits, policy_.max_token_size);
   if (keys_->fixed()) {
     auto served = keys_->served_keys(KeyQuery{});
     if (served) {
@@ -289,7 +290,7 @@ Result<VerifiedToken> Verifier::verify_unguarded(std::string_view compact) const
 Result<VerifiedToken> Verifier::verify_full(std::string_view compact, std::size_t hash) const {
   internal::ParsedJws parsed;
   if (auto ok = internal::parse_jws(compact, jws_options_, parsed); !ok) return ok.error();
-  const JsonLimits limits = internal::token_limits(policy_.json_limits, policy_.max_token_size);
+  const JsonLimits& limits = jws_options_.json_limits;
   KeyQuery query;
   query.kid = parsed.kid;
   query.has_kid = parsed.has_kid;

@@ -118,7 +118,6 @@ class Connection {
       return fail("cannot resolve the host");
     }
     std::unique_ptr<addrinfo, void (*)(addrinfo*)> addresses(found, ::freeaddrinfo);
-    std::string last = "connection refused";
     for (const addrinfo* a = found; a != nullptr; a = a->ai_next) {
       const int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
                               a->ai_protocol);
@@ -142,9 +141,8 @@ class Connection {
         fd_ = -1;
       }
       ::close(fd);
-      last = "connection refused";
     }
-    return fail(last);
+    return fail("connection refused");
   }
 
   // start_tls: the TLS handshake, the server's certificate checked for `host` (a DNS
