@@ -2,12 +2,9 @@
 
 #include <algorithm>
 #include <functional>
-#include <list>
-#include <map>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
-#include <unordered_map>
 #include <utility>
 
 #include "internal/claims_data.h"
