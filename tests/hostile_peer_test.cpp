@@ -383,3 +383,80 @@ TEST_CASE("protect_with_reader answers a request without a valid token before it
   CHECK(ok.substr(ok.size() - 1) == "5");
   CHECK(srv.bodies_read == 1);
 }
+
+// ---- HTTPS: the wire client's TLS against a real cpp-httplib SSLServer ----------------
+
+namespace {
+
+std::string tls_file(const std::string& name) {
+  return std::string(TOKENPASS_TEST_DATA_DIR) + "/tls/" + name;
+}
+
+// TlsServer: an HTTPS server on 127.0.0.1 with the given certificate (tests/data/tls).
+struct TlsServer {
+  httplib::SSLServer server;
+  std::thread thread;
+  int port = 0;
+  explicit TlsServer(const std::string& cert)
+      : server(tls_file(cert + ".pem").c_str(), tls_file(cert + ".key").c_str()) {
+    REQUIRE(server.is_valid());
+    server.Get("/x", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content("{}", "application/json");
+    });
+    port = server.bind_to_any_port("127.0.0.1");
+    REQUIRE(port > 0);
+    thread = std::thread([this] { server.listen_after_bind(); });
+  }
+  ~TlsServer() {
+    server.stop();
+    thread.join();
+  }
+  std::string url(const std::string& host) const {
+    return "https://" + host + ":" + std::to_string(port) + "/x";
+  }
+};
+
+tokenpass::HttplibClient trusting_test_ca() {
+  tokenpass::HttplibClientOptions o;
+  o.ca_cert_file = tls_file("ca.pem");
+  return tokenpass::HttplibClient(o);
+}
+
+}  // namespace
+
+TEST_CASE("HttplibClient over TLS: the server's certificate and name are checked",
+          "[hostile][tls]") {
+  TlsServer good("server");  // SAN DNS:localhost, IP:127.0.0.1, issued by the test CA
+  auto client = trusting_test_ca();
+  for (const char* host : {"127.0.0.1", "localhost"}) {
+    CAPTURE(host);
+    auto r = client.send(get(good.url(host), 5s));
+    REQUIRE(r);
+    CHECK(r->status == 200);
+    CHECK(r->body == "{}");
+  }
+  // The system's trust store does not know the test CA.
+  tokenpass::HttplibClient system_store;
+  auto untrusted = system_store.send(get(good.url("127.0.0.1"), 5s));
+  REQUIRE(error_of(untrusted) == errc::http_error);
+  CHECK(contains(untrusted.error().detail, "certificate is refused"));
+
+  TlsServer other("other_host");  // DNS:other.example only
+  auto mismatch = client.send(get(other.url("127.0.0.1"), 5s));
+  REQUIRE(error_of(mismatch) == errc::http_error);
+  CHECK(contains(mismatch.error().detail, "certificate is refused"));
+  TlsServer expired("expired_server");
+  CHECK(error_of(client.send(get(expired.url("localhost"), 5s))) == errc::http_error);
+
+  // verify_tls off (tests only) takes any certificate.
+  tokenpass::HttplibClientOptions lax;
+  lax.verify_tls = false;
+  tokenpass::HttplibClient insecure(lax);
+  CHECK(error_of(insecure.send(get(other.url("127.0.0.1"), 5s))) == errc{});
+}
+
+TEST_CASE("HttplibClient refuses a CA file it cannot load, at construction", "[hostile][tls]") {
+  tokenpass::HttplibClientOptions o;
+  o.ca_cert_file = tls_file("no-such-ca.pem");
+  CHECK_THROWS_AS(tokenpass::HttplibClient(o), std::invalid_argument);
+}
