@@ -142,11 +142,11 @@ Result<HttpHeaders> form_decode(std::string_view body) {
 
 namespace internal {
 
-// TokenEndpoint: the shared machinery of ClientCredentials and TokenExchange: client
+// TokenClient: the shared machinery of ClientCredentials and TokenExchange: client
 // authentication, the POST, RFC 6749 §5.1/§5.2 parsing, and a single-flight cache.
-class TokenEndpoint {
+class TokenClient {
  public:
-  TokenEndpoint(ClientCredentialsOptions options, std::shared_ptr<HttpClient> http)
+  TokenClient(ClientCredentialsOptions options, std::shared_ptr<HttpClient> http)
       : opt_(std::move(options)), http_(std::move(http)) {
     const auto fail = [](const std::string& why) {
       throw std::invalid_argument("tokenpass token client: " + why);
@@ -423,7 +423,7 @@ class TokenEndpoint {
 
 ClientCredentials::ClientCredentials(ClientCredentialsOptions options,
                                      std::shared_ptr<HttpClient> http)
-    : endpoint_(std::make_unique<internal::TokenEndpoint>(std::move(options), std::move(http))) {}
+    : client_(std::make_unique<internal::TokenClient>(std::move(options), std::move(http))) {}
 ClientCredentials::~ClientCredentials() = default;
 
 Result<AccessToken> ClientCredentials::token(std::string_view audience,
@@ -434,19 +434,19 @@ Result<AccessToken> ClientCredentials::token(std::string_view audience,
     if (!scope.empty()) params.emplace_back("scope", scope);
     if (!audience.empty()) {
       // RFC 8707 `resource` or the widely used `audience` parameter.
-      params.emplace_back(endpoint_->options().resource_parameter ? "resource" : "audience",
+      params.emplace_back(client_->options().resource_parameter ? "resource" : "audience",
                           std::string(audience));
     }
-    return endpoint_->get(std::string(audience) + "\n" + scope, params);
+    return client_->get(std::string(audience) + "\n" + scope, params);
   } catch (const std::exception&) {
     return make_error(errc::internal_error, "token request failed");
   }
 }
 
-TokenClientStats ClientCredentials::stats() const { return endpoint_->stats(); }
+TokenClientStats ClientCredentials::stats() const { return client_->stats(); }
 
 TokenExchange::TokenExchange(ClientCredentialsOptions options, std::shared_ptr<HttpClient> http)
-    : endpoint_(std::make_unique<internal::TokenEndpoint>(std::move(options), std::move(http))) {}
+    : client_(std::make_unique<internal::TokenClient>(std::move(options), std::move(http))) {}
 TokenExchange::~TokenExchange() = default;
 
 Result<AccessToken> TokenExchange::exchange(const VerifiedToken& subject, std::string_view audience,
@@ -454,7 +454,7 @@ Result<AccessToken> TokenExchange::exchange(const VerifiedToken& subject, std::s
   try {
     std::optional<TimePoint> subject_exp;
     if (const auto exp = subject.expires_at()) {
-      if (!(NumericDate(endpoint_->now()) < *exp)) {
+      if (!(NumericDate(client_->now()) < *exp)) {
         return make_error(errc::expired, "the subject token has expired");
       }
       subject_exp = std::chrono::time_point_cast<SysClock::duration>(
@@ -468,19 +468,19 @@ Result<AccessToken> TokenExchange::exchange(const VerifiedToken& subject, std::s
         {"subject_token_type", "urn:ietf:params:oauth:token-type:access_token"},
         {"requested_token_type", "urn:ietf:params:oauth:token-type:access_token"}};
     if (!audience.empty()) {
-      params.emplace_back(endpoint_->options().resource_parameter ? "resource" : "audience",
+      params.emplace_back(client_->options().resource_parameter ? "resource" : "audience",
                           std::string(audience));
     }
     if (!scope.empty()) params.emplace_back("scope", scope);
     // The cache key holds a digest of the subject token, not the token itself.
     const std::string key = internal::b64url_encode(internal::sha256(subject.compact())) + "\n" +
                             std::string(audience) + "\n" + scope;
-    return endpoint_->get(key, params, subject_exp);
+    return client_->get(key, params, subject_exp);
   } catch (const std::exception&) {
     return make_error(errc::internal_error, "token exchange failed");
   }
 }
 
-TokenClientStats TokenExchange::stats() const { return endpoint_->stats(); }
+TokenClientStats TokenExchange::stats() const { return client_->stats(); }
 
 }  // namespace tokenpass

@@ -72,12 +72,16 @@ struct TokenServiceConfig {
     std::optional<std::chrono::seconds> token_lifetime;  // overrides user_token_lifetime
   };
   struct Client {
-    std::string id, salt, hash;
+    std::string id, salt, hash;  // salt and hash may be empty for a private_key_jwt client
     std::vector<std::string> scopes, audiences;
     bool may_exchange = false;
     // single_use: its service tokens are meant for one call: they live
     // single_use_token_lifetime, and carry a jti (as every token here does).
     bool single_use = false;
+    // auth_methods: "client_secret_basic", "client_secret_post", "private_key_jwt"
+    // (default: the secret methods); jwks: its public keys, for private_key_jwt.
+    std::vector<tokenpass::ClientAuth> auth_methods;
+    std::optional<tokenpass::KeySet> jwks;
   };
   int iterations = 20000;
   std::vector<std::string> user_audiences;
@@ -89,38 +93,18 @@ struct TokenServiceConfig {
 
   // from_json reads the file format of examples/token_service.json; throws on errors.
   static TokenServiceConfig from_json(const nlohmann::json& j);
+  // registry: the clients as the token endpoint's registry.
+  std::shared_ptr<const tokenpass::ClientRegistry> registry() const;
 };
 
-// Throttle: failed attempts per key (a user or client name, a peer address) within a
-// sliding window; a key with `limit` failures in the window is refused until the
-// oldest leaves it. Thread-safe; at most `max_keys` keys are remembered (the ones
-// whose failures are all outside the window go first).
-class Throttle {
- public:
-  Throttle(std::size_t limit, std::chrono::seconds window, std::size_t max_keys = 10000)
-      : limit_(limit), window_(window), max_keys_(max_keys) {}
-  // blocked: `key` is refused now; `retry_after` then says for how long.
-  bool blocked(const std::string& key, std::chrono::system_clock::time_point now,
-               std::chrono::seconds* retry_after = nullptr);
-  void failed(const std::string& key, std::chrono::system_clock::time_point now);
-  // forgive: takes back the latest failure of `key` (an attempt counted as failed
-  // before its secret was checked, which then matched).
-  void forgive(const std::string& key);
-
- private:
-  std::size_t limit_;
-  std::chrono::seconds window_;
-  std::size_t max_keys_;
-  std::mutex mu_;
-  std::map<std::string, std::deque<std::chrono::system_clock::time_point>> failures_;
-};
-
-// TokenService: POST /login (form username, password), POST /token (client
-// credentials and RFC 8693 token exchange, client_secret_basic or _post),
-// GET /.well-known/jwks.json and /.well-known/openid-configuration. Unknown user and
-// client names cost the same PBKDF2 work as known ones; failed logins and client
-// authentications are throttled per name (5 a minute) and per address (20 a minute),
-// answered 429 with Retry-After. Request bodies are limited to 64 KiB.
+// TokenService: the token endpoint of the library (tokenpass::TokenEndpoint, mounted by
+// tokenpass::mount_token_endpoint: POST /token with client credentials and RFC 8693 token
+// exchange, RFC 8414 metadata, GET /.well-known/jwks.json) configured from a
+// TokenServiceConfig, and the shop's own POST /login (form username, password) for
+// users. Unknown user and client names cost the same PBKDF2 work as known ones; failed
+// logins and client authentications are throttled per name (5 a minute) and per
+// address (20 a minute), answered 429 with Retry-After. Request bodies are limited to
+// 64 KiB.
 class TokenService : public Server {
  public:
   // `clock` lets tests issue tokens at a chosen time.
@@ -129,26 +113,19 @@ class TokenService : public Server {
   // start binds first: the issuer name is this service's URL.
   bool start(int port = 0);
   // pbkdf2_runs: secrets hashed so far (the same for a known and an unknown name).
-  std::uint64_t pbkdf2_runs() const { return pbkdf2_runs_.load(); }
+  std::uint64_t pbkdf2_runs() const;
+  const tokenpass::TokenEndpoint& endpoint() const { return *endpoint_; }
 
  private:
-  void routes();
-  // begin_attempt: false when the name or the address failed too often (`res` is then
-  // the 429); otherwise the attempt is counted as failed already, so that concurrent
-  // guesses cannot pass the limit while their secrets are being hashed, and
-  // end_attempt takes it back when the secret matched.
-  bool begin_attempt(httplib::Response& res, const std::string& name, const std::string& address);
-  void end_attempt(const std::string& name, const std::string& address, bool matched);
-  // check_secret: `secret` against `salt`/`hash`, or, for an unknown name (null salt),
-  // against a dummy of the same cost; false for the latter.
-  bool check_secret(const std::string& secret, const std::string* salt, const std::string* hash);
+  void login(const httplib::Request& req, httplib::Response& res);
   TokenServiceConfig config_;
   tokenpass::Key key_;
   tokenpass::Clock clock_;
-  std::unique_ptr<tokenpass::Verifier> own_tokens_;  // for token exchange
-  Throttle by_name_{5, std::chrono::seconds(60)};
-  Throttle by_address_{20, std::chrono::seconds(60)};
-  std::atomic<std::uint64_t> pbkdf2_runs_{0};
+  std::shared_ptr<const tokenpass::TokenEndpoint> endpoint_;
+  std::optional<tokenpass::Issuer> user_tokens_;
+  tokenpass::FailureThrottle by_name_{5, std::chrono::seconds(60)};
+  tokenpass::FailureThrottle by_address_{20, std::chrono::seconds(60)};
+  std::atomic<std::uint64_t> login_pbkdf2_runs_{0};
 };
 
 // Keys and verifiers the three resource services share: the token service's JWKS

@@ -76,7 +76,7 @@ struct TokenClientStats {
 };
 
 namespace internal {
-class TokenEndpoint;
+class TokenClient;
 }
 
 class TOKENPASS_EXPORT ClientCredentials {
@@ -103,7 +103,7 @@ class TOKENPASS_EXPORT ClientCredentials {
   TokenClientStats stats() const;
 
  private:
-  std::unique_ptr<internal::TokenEndpoint> endpoint_;
+  std::unique_ptr<internal::TokenClient> client_;
 };
 
 class TOKENPASS_EXPORT TokenExchange {
@@ -125,7 +125,7 @@ class TOKENPASS_EXPORT TokenExchange {
   TokenClientStats stats() const;
 
  private:
-  std::unique_ptr<internal::TokenEndpoint> endpoint_;
+  std::unique_ptr<internal::TokenClient> client_;
 };
 
 // form_encode: application/x-www-form-urlencoded (WHATWG URL §5.2) of name/value pairs.

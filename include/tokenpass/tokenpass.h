@@ -11,5 +11,7 @@
 #include "tokenpass/jws.h"        // IWYU pragma: export
 #include "tokenpass/key_source.h" // IWYU pragma: export
 #include "tokenpass/propagation.h" // IWYU pragma: export
+#include "tokenpass/replay.h"     // IWYU pragma: export
+#include "tokenpass/token_endpoint.h" // IWYU pragma: export
 #include "tokenpass/verifier.h"   // IWYU pragma: export
 #include "tokenpass/version.h"    // IWYU pragma: export

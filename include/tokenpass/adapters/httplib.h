@@ -11,6 +11,8 @@
 //    `set_payload_max_length` (bodies are buffered before a plain handler runs; the
 //    default is unlimited), and read/write timeouts (`set_read_timeout`).
 //  - `add_headers`: puts an `Outbound` policy's headers on a client request.
+//  - `mount_token_endpoint`: serves a `TokenEndpoint` (token endpoint, RFC 8414
+//    metadata, JWKS) on an httplib::Server.
 #pragma once
 
 #include <chrono>
@@ -26,6 +28,7 @@
 #include "tokenpass/adapters/http_wire.h"
 #include "tokenpass/http.h"
 #include "tokenpass/propagation.h"
+#include "tokenpass/token_endpoint.h"
 
 namespace tokenpass {
 
@@ -193,6 +196,82 @@ inline httplib::Server::HandlerWithContentReader protect_with_reader(
     }
     handler(req, res, reader, *ctx);
   };
+}
+
+struct TokenEndpointMountOptions {
+  // openid_configuration: serve the metadata at /.well-known/openid-configuration too,
+  // for clients that look only there. The document stays RFC 8414's: it does not make
+  // the endpoint an OpenID provider.
+  bool openid_configuration = false;
+  // on_request: called after each token request with the request and the answer's
+  // status (for access logs).
+  std::function<void(const httplib::Request&, int)> on_request;
+};
+
+// mount_token_endpoint serves `endpoint` on `server` at the paths of its own URLs: the
+// token endpoint (POST; any other method is 405), the RFC 8414 metadata at
+// /.well-known/oauth-authorization-server (plus the issuer's path, RFC 8414 §3), and
+// the JWKS. Throws std::invalid_argument when a URL has a query. Bodies are buffered
+// by cpp-httplib before the endpoint sees them: set `set_payload_max_length` on the
+// server (the endpoint refuses more than `TokenEndpointOptions::max_body_bytes` anyway).
+inline void mount_token_endpoint(httplib::Server& server, std::shared_ptr<const TokenEndpoint> endpoint,
+                                 TokenEndpointMountOptions options = {}) {
+  const auto path_of = [](const std::string& url) {
+    auto u = parse_url(url);
+    if (!u || u->target.find('?') != std::string::npos) {
+      throw std::invalid_argument("tokenpass::mount_token_endpoint: unusable URL " + url);
+    }
+    return u->target;
+  };
+  std::string issuer_path = path_of(endpoint->issuer());
+  if (issuer_path == "/") issuer_path.clear();
+  const std::string token_path = path_of(endpoint->token_endpoint());
+  const std::string jwks_path = path_of(endpoint->jwks_uri());
+  const auto pattern = [](const std::string& path) {  // cpp-httplib routes are regexes
+    std::string out;
+    for (const char c : path) {
+      if (std::string_view("\\^$.|?*+()[]{}").find(c) != std::string_view::npos) out.push_back('\\');
+      out.push_back(c);
+    }
+    return out;
+  };
+  const auto metadata = [endpoint](const httplib::Request&, httplib::Response& res) {
+    res.set_header("Cache-Control", "max-age=300");
+    res.set_content(endpoint->metadata(), "application/json");
+  };
+  server.Get(pattern("/.well-known/oauth-authorization-server" + issuer_path), metadata);
+  if (options.openid_configuration) server.Get(pattern(issuer_path + "/.well-known/openid-configuration"), metadata);
+  server.Get(pattern(jwks_path), [endpoint](const httplib::Request&, httplib::Response& res) {
+    res.set_header("Cache-Control", "max-age=300");
+    res.set_content(endpoint->jwks(), "application/jwk-set+json");
+  });
+  const auto token = [endpoint, on_request = options.on_request](const httplib::Request& req,
+                                                                 httplib::Response& res) {
+    TokenEndpointRequest in;
+    in.method = req.method;
+    in.body = req.body;
+    in.remote_address = req.remote_addr;
+    for (const auto& [k, v] : req.headers) in.headers.emplace_back(k, v);
+    TokenEndpointResponse out = endpoint->handle(in);
+    res.status = out.status;
+    std::string type = "application/json";
+    for (const auto& [k, v] : out.headers) {
+      if (header_name_equals(k, "Content-Type")) {
+        type = v;
+      } else {
+        res.set_header(k, v);
+      }
+    }
+    res.set_content(out.body, type);
+    if (on_request) on_request(req, out.status);
+  };
+  const std::string p = pattern(token_path);
+  server.Post(p, token);
+  server.Get(p, token);
+  server.Put(p, token);
+  server.Patch(p, token);
+  server.Delete(p, token);
+  server.Options(p, token);
 }
 
 }  // namespace tokenpass

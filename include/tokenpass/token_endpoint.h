@@ -1,0 +1,230 @@
+// tokenpass/token_endpoint.h: the token endpoint of a token service, for services that
+// issue their own tokens to each other. Framework-free like the Verifier: a request's
+// method, headers, form body and peer address go in; status, headers and a JSON body
+// come out. `mount_token_endpoint` in <tokenpass/adapters/httplib.h> serves it on
+// cpp-httplib.
+//
+// What it does, and the RFCs it follows:
+//  - client authentication (RFC 6749 §2.3): `client_secret_basic` (the credentials
+//    form-encoded, then Base64; scheme name case-insensitive), `client_secret_post`,
+//    `private_key_jwt` (RFC 7523 §2.2: an assertion signed by one of the client's
+//    registered keys, iss = sub = client_id, aud = the endpoint or the issuer, each jti
+//    once); exactly one method per request. Secrets are stored as PBKDF2 hashes; an
+//    unknown client costs the same work as a known one; failed attempts are throttled
+//    per client and per peer address.
+//  - the client credentials grant (RFC 6749 §4.4) and token exchange (RFC 8693 §2),
+//  - targets named with `audience` (RFC 8693) or `resource` (RFC 8707), each checked
+//    against the client's registration; scopes narrowed to what the client may have,
+//  - every error of RFC 6749 §5.2 and RFC 8693 §2.2.2 with its status, a JSON body and
+//    `WWW-Authenticate` for invalid_client; `Cache-Control: no-store` and `Pragma:
+//    no-cache` on every answer,
+//  - RFC 8414 metadata listing only what is configured.
+// Issued tokens are JWT access tokens (RFC 9068): iss, sub, aud, client_id, scope, iat,
+// exp, jti, signed with the endpoint's key; their header typ is configurable.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tokenpass/client_credentials.h"
+#include "tokenpass/error.h"
+#include "tokenpass/export.h"
+#include "tokenpass/http.h"
+#include "tokenpass/jwk.h"
+#include "tokenpass/replay.h"
+#include "tokenpass/verifier.h"
+
+namespace tokenpass {
+
+// Grant type names (RFC 6749 §4.4.2, RFC 8693 §2.1).
+inline constexpr std::string_view kClientCredentialsGrant = "client_credentials";
+inline constexpr std::string_view kTokenExchangeGrant = "urn:ietf:params:oauth:grant-type:token-exchange";
+
+// SecretHash: a client secret (or password) stored as PBKDF2-HMAC-SHA256.
+struct TOKENPASS_EXPORT SecretHash {
+  std::string salt;  // base64url
+  std::string hash;  // base64url of the 32-byte derived key
+  int iterations = 100000;
+
+  // make hashes `secret` with a fresh random 16-byte salt.
+  static SecretHash make(std::string_view secret, int iterations = 100000);
+  // matches: `secret` against this hash, the comparison in constant time. False also
+  // for a salt or hash that is not base64url, or iterations below 1.
+  bool matches(std::string_view secret) const;
+};
+
+// ClientRecord: what the token endpoint knows about one client.
+struct ClientRecord {
+  std::string id;
+  // secret: for client_secret_basic and client_secret_post.
+  std::optional<SecretHash> secret;
+  // assertion_keys: the client's public keys, for private_key_jwt.
+  std::optional<KeySet> assertion_keys;
+  // auth_methods: how it may authenticate; empty: the secret methods when it has a
+  // secret, private_key_jwt when it has keys.
+  std::vector<ClientAuth> auth_methods;
+  // grant_types: kClientCredentialsGrant and/or kTokenExchangeGrant.
+  std::vector<std::string> grant_types{std::string(kClientCredentialsGrant)};
+  // scopes: the most its client-credentials tokens may grant; asking for none gives all.
+  std::vector<std::string> scopes;
+  // audiences: the targets it may ask for, as `audience` or as `resource` (an absolute
+  // URI); they become the token's `aud`.
+  std::vector<std::string> audiences;
+  // default_audiences: `aud` when the request names no target (a plain RFC 6749
+  // client); empty: all of `audiences`.
+  std::vector<std::string> default_audiences;
+  // token_lifetime: overrides the endpoint's for this client's tokens.
+  std::optional<std::chrono::seconds> token_lifetime;
+};
+
+// ClientRegistry: where the endpoint finds clients. Implementations must be safe to
+// call from several threads at once; an exception counts as "not found".
+class TOKENPASS_EXPORT ClientRegistry {
+ public:
+  virtual ~ClientRegistry();
+  virtual std::optional<ClientRecord> find(std::string_view client_id) const = 0;
+};
+
+// MemoryClientRegistry: a fixed list. Throws std::invalid_argument for an empty or
+// repeated id, a client with no way to authenticate (no secret, no keys, or a method
+// whose secret or keys it lacks), no audiences, a default audience not among them, an
+// unknown grant type, or a private key among its assertion keys.
+class TOKENPASS_EXPORT MemoryClientRegistry final : public ClientRegistry {
+ public:
+  explicit MemoryClientRegistry(std::vector<ClientRecord> clients);
+  std::optional<ClientRecord> find(std::string_view client_id) const override;
+
+ private:
+  std::map<std::string, ClientRecord, std::less<>> clients_;
+};
+
+// FailureThrottle: failed attempts per key (a client or user name, a peer address)
+// within a sliding window; a key with `limit` failures in the window is refused until
+// the oldest leaves it. Thread-safe; at most `max_keys` keys are remembered (the ones
+// whose failures are all outside the window are dropped first).
+class TOKENPASS_EXPORT FailureThrottle {
+ public:
+  FailureThrottle(std::size_t limit, std::chrono::seconds window, std::size_t max_keys = 10000);
+  // blocked: `key` is refused at `now`; `retry_after` then says for how long.
+  bool blocked(const std::string& key, std::chrono::system_clock::time_point now,
+               std::chrono::seconds* retry_after = nullptr);
+  void failed(const std::string& key, std::chrono::system_clock::time_point now);
+  // forgive takes back the latest failure of `key`: for an attempt counted as failed
+  // before its secret was checked (so that concurrent guesses cannot pass the limit
+  // while their secrets are hashed), which then matched.
+  void forgive(const std::string& key);
+
+ private:
+  std::size_t limit_;
+  std::chrono::seconds window_;
+  std::size_t max_keys_;
+  std::mutex mu_;
+  std::map<std::string, std::deque<std::chrono::system_clock::time_point>> failures_;
+};
+
+struct TokenEndpointOptions {
+  // issuer: `iss` of every token and the metadata's `issuer` (required).
+  std::string issuer;
+  // token_endpoint / jwks_uri: the URLs the metadata names; default issuer + "/token"
+  // and issuer + "/.well-known/jwks.json". A private_key_jwt assertion's `aud` must
+  // name the token endpoint or the issuer.
+  std::string token_endpoint;
+  std::string jwks_uri;
+  // token_lifetime: of issued tokens, unless the client's record says otherwise.
+  std::chrono::seconds token_lifetime{300};
+  // typ of the tokens of each grant (header `typ`): RFC 9068 "at+jwt" by default; a
+  // shop may give services' own tokens a type of their own (the demo: "svc+jwt").
+  std::string client_credentials_typ = "at+jwt";
+  std::string token_exchange_typ = "at+jwt";
+  // subject_tokens: verifies RFC 8693 subject tokens. Null: token exchange is not
+  // offered (nor listed in the metadata).
+  std::shared_ptr<const Verifier> subject_tokens;
+  // actor_tokens: verifies RFC 8693 actor tokens. Null: a request with one is refused.
+  // Without an actor token the authenticated client is the actor (`act.sub`).
+  std::shared_ptr<const Verifier> actor_tokens;
+  // auth_methods: the client authentication methods offered (and listed).
+  std::vector<ClientAuth> auth_methods{ClientAuth::client_secret_basic, ClientAuth::client_secret_post,
+                                       ClientAuth::private_key_jwt};
+  // assertion_replay: where private_key_jwt assertions' jti are recorded; null: a
+  // MemoryReplayStore of the endpoint's own (use a shared store with several replicas).
+  std::shared_ptr<const ReplayStore> assertion_replay;
+  // max_assertion_lifetime: an assertion whose exp is further away is refused.
+  std::chrono::seconds max_assertion_lifetime{300};
+  // max_body_bytes: a larger request body is refused (invalid_request).
+  std::size_t max_body_bytes = 64 * 1024;
+  // Failed client authentications allowed per client id and per peer address in
+  // `throttle_window` before further attempts get 429 (0: no limit).
+  std::size_t throttle_per_client = 5;
+  std::size_t throttle_per_address = 20;
+  std::chrono::seconds throttle_window{60};
+  // unknown_client_iterations: the PBKDF2 work spent on a secret for a client that does
+  // not exist, so that timing does not tell which clients do: set it to what the
+  // registry's secrets use.
+  int unknown_client_iterations = 100000;
+  Clock clock;  // default std::chrono::system_clock::now
+  // log: one line per decision (issued, refused and why), for the service's log; never
+  // a secret or a token.
+  std::function<void(const std::string&)> log;
+};
+
+struct TokenEndpointRequest {
+  std::string method = "POST";
+  HttpHeaders headers;
+  std::string body;
+  // remote_address: the peer, for throttling.
+  std::string remote_address;
+};
+
+struct TokenEndpointResponse {
+  int status = 200;
+  HttpHeaders headers;  // Content-Type, Cache-Control, Pragma, WWW-Authenticate, Allow, Retry-After
+  std::string body;     // JSON
+};
+
+struct TokenEndpointStats {
+  std::uint64_t issued = 0;         // tokens issued
+  std::uint64_t refused = 0;        // requests answered with an error
+  std::uint64_t secret_checks = 0;  // PBKDF2 runs (known and unknown clients alike)
+};
+
+class TOKENPASS_EXPORT TokenEndpoint {
+ public:
+  // TokenEndpoint throws std::invalid_argument for a key that cannot sign, a null
+  // registry, an empty issuer, URLs that are not http(s), a lifetime that is not
+  // positive, or no auth method.
+  TokenEndpoint(Key signing_key, std::shared_ptr<const ClientRegistry> clients,
+                TokenEndpointOptions options);
+  ~TokenEndpoint();
+  TokenEndpoint(const TokenEndpoint&) = delete;
+  TokenEndpoint& operator=(const TokenEndpoint&) = delete;
+
+  // handle answers one request to the token endpoint. Never throws: our own failures
+  // are 500 server_error. Thread-safe.
+  TokenEndpointResponse handle(const TokenEndpointRequest& request) const;
+
+  // metadata: the RFC 8414 document (JSON), from what is configured.
+  const std::string& metadata() const noexcept;
+  // jwks: the public JWK set with the signing key (JSON).
+  const std::string& jwks() const noexcept;
+  const std::string& issuer() const noexcept;
+  const std::string& token_endpoint() const noexcept;
+  const std::string& jwks_uri() const noexcept;
+
+  TokenEndpointStats stats() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace tokenpass

@@ -1,0 +1,784 @@
+#include "tokenpass/token_endpoint.h"
+
+#include <algorithm>
+#include <atomic>
+#include <stdexcept>
+#include <utility>
+#include <variant>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "internal/base64url.h"
+#include "internal/openssl.h"
+#include "tokenpass/issuer.h"
+#include "tokenpass/jws.h"
+
+namespace tokenpass {
+
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr std::string_view kJwtBearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+constexpr std::string_view kAccessTokenType = "urn:ietf:params:oauth:token-type:access_token";
+constexpr std::string_view kJwtTokenType = "urn:ietf:params:oauth:token-type:jwt";
+
+std::string_view auth_name(ClientAuth a) {
+  switch (a) {
+    case ClientAuth::client_secret_basic:
+      return "client_secret_basic";
+    case ClientAuth::client_secret_post:
+      return "client_secret_post";
+    case ClientAuth::private_key_jwt:
+      return "private_key_jwt";
+  }
+  return "unknown";
+}
+
+bool contains(const std::vector<std::string>& v, std::string_view s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+bool has_method(const std::vector<ClientAuth>& v, ClientAuth a) {
+  return std::find(v.begin(), v.end(), a) != v.end();
+}
+
+// The methods a client may use: its own list, else what its credentials allow.
+std::vector<ClientAuth> methods_of(const ClientRecord& c) {
+  if (!c.auth_methods.empty()) return c.auth_methods;
+  std::vector<ClientAuth> out;
+  if (c.secret) out = {ClientAuth::client_secret_basic, ClientAuth::client_secret_post};
+  if (c.assertion_keys) out.push_back(ClientAuth::private_key_jwt);
+  return out;
+}
+
+bool ascii_iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+    if (lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
+}
+
+// Base64 with the standard alphabet and padding (RFC 4648 §4), strict: what HTTP Basic
+// credentials are (RFC 7617 §2).
+bool base64_standard_decode(std::string_view text, std::string& out) {
+  if (text.size() % 4 != 0) return false;
+  std::size_t pad = 0;
+  while (pad < 2 && pad < text.size() && text[text.size() - 1 - pad] == '=') ++pad;
+  std::string url(text.substr(0, text.size() - pad));
+  for (char& c : url) {
+    if (c == '-' || c == '_') return false;
+    if (c == '+') c = '-';
+    if (c == '/') c = '_';
+  }
+  return internal::b64url_decode(url, out);
+}
+
+// RFC 6749 Appendix A: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
+bool scope_token_ok(std::string_view s) {
+  if (s.empty()) return false;
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x21 || c == 0x22 || c == 0x5C || c > 0x7E) return false;
+  }
+  return true;
+}
+
+// An RFC 8707 resource: an absolute URI (a scheme, then ':') without a fragment.
+bool absolute_uri(std::string_view s) {
+  const std::size_t colon = s.find(':');
+  if (colon == std::string_view::npos || colon == 0 || s.find('#') != std::string_view::npos) return false;
+  const auto alpha = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
+  if (!alpha(s[0])) return false;
+  for (std::size_t i = 1; i < colon; ++i) {
+    const char c = s[i];
+    if (!(alpha(c) || (c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.')) return false;
+  }
+  for (const char c : s) {
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7F) return false;
+  }
+  return true;
+}
+
+// printable: a bounded, printable copy of something a client sent, for logs and
+// throttle keys.
+std::string printable(std::string_view s) {
+  std::string out;
+  for (const char c : s.substr(0, 128)) {
+    const auto u = static_cast<unsigned char>(c);
+    out.push_back(u >= 0x20 && u < 0x7F ? c : '?');
+  }
+  return out;
+}
+
+// Failure: an RFC 6749 §5.2 answer.
+struct Failure {
+  int status = 400;
+  std::string error;
+  std::string description;
+  HttpHeaders headers;
+};
+
+Failure fail(std::string error, std::string description, int status = 400) {
+  return Failure{status, std::move(error), std::move(description), {}};
+}
+
+// Form: the request's parameters. Empty values count as absent (RFC 6749 §3.1).
+struct Form {
+  std::vector<std::pair<std::string, std::string>> fields;
+  std::string one(std::string_view name) const {
+    for (const auto& [k, v] : fields) {
+      if (k == name) return v;
+    }
+    return {};
+  }
+  std::vector<std::string> all(std::string_view name) const {
+    std::vector<std::string> out;
+    for (const auto& [k, v] : fields) {
+      if (k == name) out.push_back(v);
+    }
+    return out;
+  }
+  bool has(std::string_view name) const {
+    return std::any_of(fields.begin(), fields.end(), [&](const auto& f) { return f.first == name; });
+  }
+};
+
+std::vector<std::string> split_scopes(std::string_view s) {
+  std::vector<std::string> out;
+  std::size_t i = 0;
+  while (i <= s.size()) {
+    std::size_t j = s.find(' ', i);
+    if (j == std::string_view::npos) j = s.size();
+    out.emplace_back(s.substr(i, j - i));
+    i = j + 1;
+  }
+  return out;
+}
+
+std::string join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : " ") + s;
+  return out;
+}
+
+const std::string kDummySalt = "ZHVtbXktc2FsdC0xNg";
+
+}  // namespace
+
+// ---- SecretHash ------------------------------------------------------------------
+
+SecretHash SecretHash::make(std::string_view secret, int iterations) {
+  if (iterations < 1) throw std::invalid_argument("tokenpass::SecretHash: iterations must be positive");
+  SecretHash h;
+  h.salt = internal::b64url_encode(internal::random_bytes(16));
+  h.iterations = iterations;
+  std::string salt;
+  internal::b64url_decode(h.salt, salt);
+  unsigned char out[32];
+  if (PKCS5_PBKDF2_HMAC(secret.data(), static_cast<int>(secret.size()),
+                        reinterpret_cast<const unsigned char*>(salt.data()), static_cast<int>(salt.size()),
+                        iterations, EVP_sha256(), sizeof out, out) != 1) {
+    throw std::runtime_error("tokenpass::SecretHash: PBKDF2 failed");
+  }
+  h.hash = internal::b64url_encode(std::string_view(reinterpret_cast<const char*>(out), sizeof out));
+  return h;
+}
+
+bool SecretHash::matches(std::string_view secret) const {
+  std::string raw_salt, want;
+  if (iterations < 1 || !internal::b64url_decode(salt, raw_salt) || !internal::b64url_decode(hash, want) ||
+      want.size() != 32 || secret.size() > 4096) {
+    return false;
+  }
+  unsigned char out[32];
+  if (PKCS5_PBKDF2_HMAC(secret.data(), static_cast<int>(secret.size()),
+                        reinterpret_cast<const unsigned char*>(raw_salt.data()),
+                        static_cast<int>(raw_salt.size()), iterations, EVP_sha256(), sizeof out, out) != 1) {
+    internal::clear_openssl_errors();
+    return false;
+  }
+  return CRYPTO_memcmp(out, want.data(), sizeof out) == 0;
+}
+
+// ---- ClientRegistry --------------------------------------------------------------
+
+ClientRegistry::~ClientRegistry() = default;
+
+MemoryClientRegistry::MemoryClientRegistry(std::vector<ClientRecord> clients) {
+  for (auto& c : clients) {
+    const auto bad = [&](const std::string& why) {
+      throw std::invalid_argument("tokenpass::MemoryClientRegistry: client \"" + printable(c.id) + "\": " + why);
+    };
+    if (c.id.empty()) bad("empty id");
+    const auto methods = methods_of(c);
+    if (methods.empty()) bad("no way to authenticate (no secret, no keys)");
+    for (const auto m : methods) {
+      if (m != ClientAuth::private_key_jwt && !c.secret) bad(std::string(auth_name(m)) + " without a secret");
+      if (m == ClientAuth::private_key_jwt && (!c.assertion_keys || c.assertion_keys->empty())) {
+        bad("private_key_jwt without keys");
+      }
+    }
+    if (c.assertion_keys) {
+      for (const auto& k : c.assertion_keys->keys()) {
+        if (k.is_private()) bad("a private key among the assertion keys");
+      }
+    }
+    if (c.audiences.empty()) bad("no audiences");
+    for (const auto& a : c.default_audiences) {
+      if (!contains(c.audiences, a)) bad("default audience \"" + printable(a) + "\" is not among its audiences");
+    }
+    for (const auto& g : c.grant_types) {
+      if (g != kClientCredentialsGrant && g != kTokenExchangeGrant) bad("unknown grant type \"" + printable(g) + "\"");
+    }
+    if (c.token_lifetime && *c.token_lifetime <= 0s) bad("token_lifetime must be positive");
+    std::string id = c.id;
+    if (!clients_.emplace(std::move(id), std::move(c)).second) bad("repeated id");
+  }
+}
+
+std::optional<ClientRecord> MemoryClientRegistry::find(std::string_view client_id) const {
+  const auto it = clients_.find(client_id);
+  if (it == clients_.end()) return std::nullopt;
+  return it->second;
+}
+
+// ---- FailureThrottle ---------------------------------------------------------------
+
+FailureThrottle::FailureThrottle(std::size_t limit, std::chrono::seconds window, std::size_t max_keys)
+    : limit_(limit), window_(window), max_keys_(max_keys) {}
+
+bool FailureThrottle::blocked(const std::string& key, std::chrono::system_clock::time_point now,
+                              std::chrono::seconds* retry_after) {
+  if (limit_ == 0) return false;
+  std::lock_guard<std::mutex> lock(mu_);
+  const auto it = failures_.find(key);
+  if (it == failures_.end()) return false;
+  auto& times = it->second;
+  while (!times.empty() && times.front() + window_ <= now) times.pop_front();
+  if (times.size() < limit_) return false;
+  if (retry_after != nullptr) {
+    *retry_after = std::chrono::duration_cast<std::chrono::seconds>(times.front() + window_ - now) + 1s;
+  }
+  return true;
+}
+
+void FailureThrottle::forgive(const std::string& key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const auto it = failures_.find(key);
+  if (it != failures_.end() && !it->second.empty()) it->second.pop_back();
+}
+
+void FailureThrottle::failed(const std::string& key, std::chrono::system_clock::time_point now) {
+  if (limit_ == 0) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (failures_.size() >= max_keys_ && failures_.find(key) == failures_.end()) {
+    for (auto it = failures_.begin(); it != failures_.end();) {
+      it = it->second.empty() || it->second.back() + window_ <= now ? failures_.erase(it) : std::next(it);
+    }
+    if (failures_.size() >= max_keys_) failures_.erase(failures_.begin());
+  }
+  auto& times = failures_[key];
+  times.push_back(now);
+  while (times.size() > limit_) times.pop_front();
+}
+
+// ---- TokenEndpoint -----------------------------------------------------------------
+
+struct TokenEndpoint::State {
+  Key key;
+  std::shared_ptr<const ClientRegistry> clients;
+  TokenEndpointOptions opt;
+  std::optional<Issuer> cc_issuer, exchange_issuer;
+  std::string metadata, jwks;
+  std::shared_ptr<const ReplayStore> assertion_replay;
+  mutable FailureThrottle by_client;
+  mutable FailureThrottle by_address;
+  mutable std::atomic<std::uint64_t> issued{0}, refused{0}, secret_checks{0};
+
+  State(Key k, std::shared_ptr<const ClientRegistry> c, TokenEndpointOptions o)
+      : key(std::move(k)),
+        clients(std::move(c)),
+        opt(std::move(o)),
+        by_client(opt.throttle_per_client, opt.throttle_window),
+        by_address(opt.throttle_per_address, opt.throttle_window) {}
+
+  void log(const std::string& line) const {
+    if (!opt.log) return;
+    try {
+      opt.log(line);
+    } catch (...) {  // a logger's failure is not the client's
+    }
+  }
+
+  // Client authentication ---------------------------------------------------------
+
+  // check_secret: PBKDF2 work for a known client's secret, or the same work for an
+  // unknown one (then false).
+  bool check_secret(const ClientRecord* client, std::string_view secret) const {
+    ++secret_checks;
+    if (client == nullptr || !client->secret) {
+      SecretHash dummy{kDummySalt, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", opt.unknown_client_iterations};
+      (void)dummy.matches(secret);
+      return false;
+    }
+    return client->secret->matches(secret);
+  }
+
+  std::optional<ClientRecord> find_client(std::string_view id) const {
+    try {
+      return clients->find(id);
+    } catch (...) {
+      return std::nullopt;
+    }
+  }
+
+  Failure invalid_client(const std::string& description) const {
+    // RFC 6749 §5.2: a 401 names the scheme the client may use; with no Basic to offer
+    // there is no scheme to name, and the answer is 400.
+    if (!has_method(opt.auth_methods, ClientAuth::client_secret_basic)) return fail("invalid_client", description);
+    Failure f = fail("invalid_client", description, 401);
+    f.headers.emplace_back("WWW-Authenticate", "Basic realm=\"" + printable(opt.issuer) + "\"");
+    return f;
+  }
+
+  // authenticate: the client, by exactly one method (RFC 6749 §2.3).
+  std::variant<ClientRecord, Failure> authenticate(const TokenEndpointRequest& req, const Form& form) const {
+    std::vector<std::string> authorization;
+    for (const auto& [k, v] : req.headers) {
+      if (header_name_equals(k, "Authorization")) authorization.push_back(v);
+    }
+    if (authorization.size() > 1) return fail("invalid_request", "more than one Authorization header");
+    const bool basic = !authorization.empty();
+    const bool post = form.has("client_secret");
+    const bool assertion = form.has("client_assertion") || form.has("client_assertion_type");
+    if (int(basic) + int(post) + int(assertion) > 1) {
+      return fail("invalid_request", "more than one client authentication method");
+    }
+    if (!basic && !post && !assertion) return invalid_client("client authentication required");
+    const auto method = basic  ? ClientAuth::client_secret_basic
+                        : post ? ClientAuth::client_secret_post
+                               : ClientAuth::private_key_jwt;
+    if (!has_method(opt.auth_methods, method)) {
+      return invalid_client(std::string(auth_name(method)) + " is not offered");
+    }
+    if (method == ClientAuth::private_key_jwt) return authenticate_assertion(req, form);
+
+    std::string id = form.one("client_id");
+    std::string secret = form.one("client_secret");
+    if (basic) {
+      const std::string& h = authorization.front();
+      const std::size_t sp = h.find(' ');
+      // RFC 9110 §11.1: the scheme name is case-insensitive.
+      if (sp == std::string::npos || !ascii_iequals(std::string_view(h).substr(0, sp), "Basic")) {
+        return invalid_client("the Authorization scheme is not Basic");
+      }
+      std::size_t start = sp;
+      while (start < h.size() && h[start] == ' ') ++start;
+      std::string decoded;
+      if (!base64_standard_decode(std::string_view(h).substr(start), decoded)) {
+        return invalid_client("Basic credentials are not Base64");
+      }
+      const std::size_t colon = decoded.find(':');
+      if (colon == std::string::npos) return invalid_client("Basic credentials without a colon");
+      // RFC 6749 §2.3.1: both parts are form-encoded before the Base64.
+      auto parts = form_decode("i=" + decoded.substr(0, colon) + "&s=" + decoded.substr(colon + 1));
+      if (!parts || parts->size() != 2 || (*parts)[0].first != "i" || (*parts)[1].first != "s") {
+        return invalid_client("Basic credentials are not form-encoded");
+      }
+      if (!id.empty() && id != (*parts)[0].second) {
+        return invalid_client("client_id differs from the Basic credentials");
+      }
+      id = (*parts)[0].second;
+      secret = (*parts)[1].second;
+    }
+    if (id.empty()) return invalid_client("no client_id");
+
+    const auto now = opt.clock();
+    const std::string name_key = "client:" + printable(id);
+    const std::string addr_key = "addr:" + printable(req.remote_address);
+    std::chrono::seconds wait{0};
+    if (by_client.blocked(name_key, now, &wait) || by_address.blocked(addr_key, now, &wait)) {
+      log("token endpoint: throttled client " + printable(id) + " from " + printable(req.remote_address));
+      Failure f = fail("invalid_request", "too many failed attempts; retry later", 429);
+      f.headers.emplace_back("Retry-After", std::to_string(wait.count()));
+      return f;
+    }
+    // Counted as failed before the secret is hashed, so that concurrent guesses cannot
+    // pass the limit meanwhile; taken back when it matches.
+    by_client.failed(name_key, now);
+    by_address.failed(addr_key, now);
+    auto client = find_client(id);
+    const bool usable = client && has_method(methods_of(*client), method);
+    const bool matched = check_secret(usable ? &*client : nullptr, secret);
+    if (!matched) return invalid_client("client authentication failed");
+    by_client.forgive(name_key);
+    by_address.forgive(addr_key);
+    return std::move(*client);
+  }
+
+  std::variant<ClientRecord, Failure> authenticate_assertion(const TokenEndpointRequest& req,
+                                                             const Form& form) const {
+    if (form.one("client_assertion_type") != kJwtBearer) {
+      return invalid_client("client_assertion_type must be " + std::string(kJwtBearer));
+    }
+    const std::string assertion = form.one("client_assertion");
+    if (assertion.empty()) return invalid_client("no client_assertion");
+    // The client is named by the assertion's sub (RFC 7523 §3), read before the
+    // signature is checked only to find its keys.
+    auto unverified = decode_unverified(assertion, 16 * 1024);
+    std::string id;
+    if (unverified && unverified->payload_json() && unverified->payload_json()->is_object()) {
+      const auto& p = *unverified->payload_json();
+      const auto it = p.find("sub");
+      if (it != p.end() && it->is_string()) id = it->get<std::string>();
+    }
+    if (id.empty()) return invalid_client("client_assertion is not a JWT with a sub");
+    if (form.has("client_id") && form.one("client_id") != id) {
+      return invalid_client("client_id differs from the assertion's sub");
+    }
+    const auto now = opt.clock();
+    const std::string addr_key = "addr:" + printable(req.remote_address);
+    std::chrono::seconds wait{0};
+    if (by_address.blocked(addr_key, now, &wait)) {
+      Failure f = fail("invalid_request", "too many failed attempts; retry later", 429);
+      f.headers.emplace_back("Retry-After", std::to_string(wait.count()));
+      return f;
+    }
+    auto client = find_client(id);
+    if (!client || !has_method(methods_of(*client), ClientAuth::private_key_jwt) || !client->assertion_keys) {
+      by_address.failed(addr_key, now);
+      return invalid_client("client authentication failed");
+    }
+    Policy p;
+    p.issuers = {client->id};
+    p.subject = client->id;
+    p.audiences = {opt.token_endpoint, opt.issuer};
+    p.required_claims = {"jti"};
+    p.replay_store = assertion_replay;
+    p.single_use_max_lifetime = opt.max_assertion_lifetime;
+    p.clock = opt.clock;
+    p.leeway = 30s;
+    try {
+      const Verifier v(*client->assertion_keys, p);
+      auto checked = v.verify(assertion);
+      if (!checked) {
+        by_address.failed(addr_key, now);
+        log("token endpoint: client " + printable(id) + ": assertion refused: " +
+            std::string(to_string(checked.error().code)));
+        return invalid_client("client_assertion refused: " + std::string(to_string(checked.error().code)));
+      }
+    } catch (const std::invalid_argument&) {
+      return invalid_client("client authentication failed");
+    }
+    return std::move(*client);
+  }
+
+  // Grants --------------------------------------------------------------------------
+
+  // targets: the requested audiences and resources, each allowed for the client; the
+  // client's defaults when none are named.
+  std::variant<std::vector<std::string>, Failure> targets(const ClientRecord& client, const Form& form) const {
+    std::vector<std::string> out;
+    for (const auto& r : form.all("resource")) {
+      if (!absolute_uri(r)) return fail("invalid_target", "resource must be an absolute URI without a fragment");
+      out.push_back(r);
+    }
+    for (const auto& a : form.all("audience")) out.push_back(a);
+    for (const auto& t : out) {
+      if (!contains(client.audiences, t)) {
+        return fail("invalid_target", "target \"" + printable(t) + "\" is not allowed for this client");
+      }
+    }
+    if (out.empty()) out = client.default_audiences.empty() ? client.audiences : client.default_audiences;
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+  }
+
+  // requested_scopes: the `scope` parameter's tokens; nullopt when it names none.
+  std::variant<std::vector<std::string>, Failure> requested_scopes(const Form& form) const {
+    const std::string scope = form.one("scope");
+    if (scope.empty()) return std::vector<std::string>{};
+    auto scopes = split_scopes(scope);
+    for (const auto& s : scopes) {
+      if (!scope_token_ok(s)) return fail("invalid_scope", "scope is not a space-separated list of scope tokens");
+    }
+    std::sort(scopes.begin(), scopes.end());
+    scopes.erase(std::unique(scopes.begin(), scopes.end()), scopes.end());
+    return scopes;
+  }
+
+  std::variant<std::string, Failure> issue(const Issuer& issuer, ClaimsBuilder& claims,
+                                           const std::vector<std::string>& audience,
+                                           std::chrono::system_clock::time_point now,
+                                           std::chrono::seconds lifetime) const {
+    if (audience.size() == 1) {
+      claims.audience(audience.front());
+    } else {
+      claims.audience(audience);
+    }
+    claims.issued_at(now).expires_at(now + lifetime);
+    auto token = issuer.issue(claims);
+    if (!token) return fail("server_error", "the token could not be issued", 500);
+    return std::move(*token);
+  }
+
+  TokenEndpointResponse answer(const std::string& token, std::chrono::seconds lifetime,
+                               const std::vector<std::string>& scopes, std::string_view issued_type) const {
+    json body = {{"access_token", token}, {"token_type", "Bearer"}, {"expires_in", lifetime.count()}};
+    if (!scopes.empty()) body["scope"] = join(scopes);
+    if (!issued_type.empty()) body["issued_token_type"] = issued_type;
+    ++issued;
+    return TokenEndpointResponse{200, common_headers(), body.dump()};
+  }
+
+  static HttpHeaders common_headers() {
+    // RFC 6749 §5.1: tokens and errors are never cached.
+    return {{"Content-Type", "application/json"}, {"Cache-Control", "no-store"}, {"Pragma", "no-cache"}};
+  }
+
+  std::variant<TokenEndpointResponse, Failure> client_credentials(const ClientRecord& client,
+                                                                  const Form& form) const {
+    if (form.has("subject_token") || form.has("actor_token")) {
+      return fail("invalid_request", "subject_token and actor_token belong to token exchange");
+    }
+    auto scopes = requested_scopes(form);
+    if (auto* f = std::get_if<Failure>(&scopes)) return std::move(*f);
+    auto& want = std::get<std::vector<std::string>>(scopes);
+    for (const auto& s : want) {
+      if (!contains(client.scopes, s)) return fail("invalid_scope", "scope \"" + s + "\" is not allowed for this client");
+    }
+    if (want.empty()) want = client.scopes;
+    auto aud = targets(client, form);
+    if (auto* f = std::get_if<Failure>(&aud)) return std::move(*f);
+    const auto& audience = std::get<std::vector<std::string>>(aud);
+    const auto lifetime = client.token_lifetime.value_or(opt.token_lifetime);
+    ClaimsBuilder c;
+    c.subject(client.id).client_id(client.id);
+    if (!want.empty()) c.scopes(want);
+    auto token = issue(*cc_issuer, c, audience, opt.clock(), lifetime);
+    if (auto* f = std::get_if<Failure>(&token)) return std::move(*f);
+    log("token endpoint: client credentials: token for " + client.id + " (aud " + join(audience) + ", " +
+        std::to_string(lifetime.count()) + " s)");
+    return answer(std::get<std::string>(token), lifetime, want, {});
+  }
+
+  std::variant<TokenEndpointResponse, Failure> token_exchange(const ClientRecord& client, const Form& form) const {
+    // RFC 8693 §2.1: subject_token and subject_token_type are required; actor_token_type
+    // goes with actor_token and only with it.
+    const std::string subject_token = form.one("subject_token");
+    const std::string subject_type = form.one("subject_token_type");
+    const std::string actor_token = form.one("actor_token");
+    const std::string actor_type = form.one("actor_token_type");
+    const std::string requested_type = form.one("requested_token_type");
+    if (subject_token.empty()) return fail("invalid_request", "subject_token is required");
+    if (subject_type.empty()) return fail("invalid_request", "subject_token_type is required");
+    const auto jwt_type = [](const std::string& t) { return t == kAccessTokenType || t == kJwtTokenType; };
+    if (!jwt_type(subject_type)) return fail("invalid_request", "subject_token_type is not supported");
+    if (actor_token.empty() != actor_type.empty()) {
+      return fail("invalid_request", "actor_token and actor_token_type go together");
+    }
+    if (!actor_type.empty() && !jwt_type(actor_type)) return fail("invalid_request", "actor_token_type is not supported");
+    if (!requested_type.empty() && !jwt_type(requested_type)) {
+      return fail("invalid_request", "requested_token_type is not supported");
+    }
+    // §2.2.2: an invalid or unacceptable subject or actor token is invalid_request.
+    auto subject = opt.subject_tokens->verify(subject_token);
+    if (!subject) {
+      return fail("invalid_request", "subject_token refused: " + std::string(to_string(subject.error().code)));
+    }
+    json act = {{"sub", client.id}};
+    if (!actor_token.empty()) {
+      if (!opt.actor_tokens) return fail("invalid_request", "actor tokens are not accepted");
+      auto actor = opt.actor_tokens->verify(actor_token);
+      if (!actor) return fail("invalid_request", "actor_token refused: " + std::string(to_string(actor.error().code)));
+      const auto sub = actor->claims().subject();
+      if (!sub) return fail("invalid_request", "actor_token has no sub");
+      act = {{"sub", *sub}};
+    }
+    // RFC 8693 §4.1: earlier actors nest inside the new one.
+    if (auto prior = subject->claims().get("act"); prior && prior->is_object()) act["act"] = *prior;
+
+    auto scopes = requested_scopes(form);
+    if (auto* f = std::get_if<Failure>(&scopes)) return std::move(*f);
+    auto& want = std::get<std::vector<std::string>>(scopes);
+    const auto held = subject->claims().scopes();
+    for (const auto& s : want) {
+      if (!contains(held, s)) return fail("invalid_scope", "scope \"" + s + "\" is not held by the subject");
+    }
+    if (want.empty()) want = held;
+    auto aud = targets(client, form);
+    if (auto* f = std::get_if<Failure>(&aud)) return std::move(*f);
+    const auto& audience = std::get<std::vector<std::string>>(aud);
+
+    // The new token never outlives the subject token.
+    const auto now = opt.clock();
+    auto lifetime = client.token_lifetime.value_or(opt.token_lifetime);
+    if (const auto exp = subject->expires_at()) {
+      const auto left = std::chrono::duration_cast<std::chrono::seconds>(*exp - NumericDate(now));
+      lifetime = std::min(lifetime, left);
+    }
+    if (lifetime <= 0s) return fail("invalid_request", "subject_token expires now");
+    const auto sub = subject->claims().subject();
+    if (!sub) return fail("invalid_request", "subject_token has no sub");
+    ClaimsBuilder c;
+    c.subject(*sub).client_id(client.id).claim("act", act);
+    if (!want.empty()) c.scopes(want);
+    auto token = issue(*exchange_issuer, c, audience, now, lifetime);
+    if (auto* f = std::get_if<Failure>(&token)) return std::move(*f);
+    log("token endpoint: token exchange: " + client.id + " for subject " + printable(*sub) + " (aud " +
+        join(audience) + ")");
+    return answer(std::get<std::string>(token), lifetime, want,
+                  requested_type.empty() ? kAccessTokenType : std::string_view(requested_type));
+  }
+
+  // The request --------------------------------------------------------------------
+
+  std::variant<TokenEndpointResponse, Failure> handle(const TokenEndpointRequest& req) const {
+    if (req.method != "POST") {
+      Failure f = fail("invalid_request", "the token endpoint takes POST", 405);
+      f.headers.emplace_back("Allow", "POST");
+      return f;
+    }
+    // RFC 6749 §3.2: a form. Anything else (text/plain is what a browser sends across
+    // origins without asking first) is refused before it is read.
+    std::vector<std::string> types;
+    for (const auto& [k, v] : req.headers) {
+      if (header_name_equals(k, "Content-Type")) types.push_back(v);
+    }
+    std::string media = types.size() == 1 ? types.front().substr(0, types.front().find(';')) : std::string();
+    while (!media.empty() && (media.back() == ' ' || media.back() == '\t')) media.pop_back();
+    if (!ascii_iequals(media, "application/x-www-form-urlencoded")) {
+      return fail("invalid_request", "the body must be application/x-www-form-urlencoded");
+    }
+    if (req.body.size() > opt.max_body_bytes) return fail("invalid_request", "the request is too large");
+    auto decoded = form_decode(req.body);
+    if (!decoded) return fail("invalid_request", "the body is not form-encoded");
+    Form form;
+    for (auto& [k, v] : *decoded) {
+      if (v.empty()) continue;  // RFC 6749 §3.1: sent without a value = omitted
+      // §3.2: parameters must not repeat; RFC 8693 and RFC 8707 let audience and
+      // resource name several targets.
+      if (k != "audience" && k != "resource" && form.has(k)) {
+        return fail("invalid_request", "parameter " + printable(k) + " is repeated");
+      }
+      form.fields.emplace_back(std::move(k), std::move(v));
+    }
+    auto authenticated = authenticate(req, form);
+    if (auto* f = std::get_if<Failure>(&authenticated)) {
+      if (f->error == "invalid_client") {
+        log("token endpoint: client authentication failed from " + printable(req.remote_address) + ": " +
+            f->description);
+      }
+      return std::move(*f);
+    }
+    const ClientRecord& client = std::get<ClientRecord>(authenticated);
+    const std::string grant = form.one("grant_type");
+    if (grant.empty()) return fail("invalid_request", "grant_type is required");
+    const bool exchange_offered = opt.subject_tokens != nullptr;
+    if (grant != kClientCredentialsGrant && !(grant == kTokenExchangeGrant && exchange_offered)) {
+      return fail("unsupported_grant_type", "grant_type " + printable(grant) + " is not supported");
+    }
+    if (!contains(client.grant_types, grant)) {
+      return fail("unauthorized_client", "this client may not use " + printable(grant));
+    }
+    if (grant == kClientCredentialsGrant) return client_credentials(client, form);
+    return token_exchange(client, form);
+  }
+};
+
+TokenEndpoint::TokenEndpoint(Key signing_key, std::shared_ptr<const ClientRegistry> clients,
+                             TokenEndpointOptions options) {
+  const auto bad = [](const std::string& why) { throw std::invalid_argument("tokenpass::TokenEndpoint: " + why); };
+  if (!signing_key.can_sign()) bad("the key cannot sign");
+  if (!clients) bad("no client registry");
+  if (options.issuer.empty()) bad("empty issuer");
+  if (options.token_lifetime <= 0s) bad("token_lifetime must be positive");
+  if (options.auth_methods.empty()) bad("no client authentication method");
+  if (options.max_assertion_lifetime <= 0s) bad("max_assertion_lifetime must be positive");
+  if (options.unknown_client_iterations < 1) bad("unknown_client_iterations must be positive");
+  if (options.token_endpoint.empty()) options.token_endpoint = options.issuer + "/token";
+  if (options.jwks_uri.empty()) options.jwks_uri = options.issuer + "/.well-known/jwks.json";
+  for (const auto* url : {&options.issuer, &options.token_endpoint, &options.jwks_uri}) {
+    if (!parse_url(*url)) bad("not an http(s) URL: " + *url);
+  }
+  if (!options.clock) options.clock = [] { return std::chrono::system_clock::now(); };
+  state_ = std::make_unique<State>(std::move(signing_key), std::move(clients), std::move(options));
+  State& s = *state_;
+  s.assertion_replay = s.opt.assertion_replay;
+  if (!s.assertion_replay) {
+    MemoryReplayStoreOptions ro;
+    ro.clock = s.opt.clock;
+    s.assertion_replay = std::make_shared<MemoryReplayStore>(ro);
+  }
+  IssuerOptions io;
+  io.clock = s.opt.clock;
+  io.typ = s.opt.client_credentials_typ;
+  s.cc_issuer.emplace(s.key, s.opt.issuer, s.opt.token_lifetime, io);
+  io.typ = s.opt.token_exchange_typ;
+  s.exchange_issuer.emplace(s.key, s.opt.issuer, s.opt.token_lifetime, io);
+
+  auto pub = s.key.public_key();
+  if (!pub) bad("the key has no public half to publish");
+  s.jwks = KeySet({*pub}).to_public_jwks().dump();
+
+  // RFC 8414 §2: only what works here.
+  json grants = {kClientCredentialsGrant};
+  if (s.opt.subject_tokens) grants.push_back(kTokenExchangeGrant);
+  json methods = json::array();
+  for (const auto m : s.opt.auth_methods) methods.push_back(auth_name(m));
+  json doc = {{"issuer", s.opt.issuer},
+              {"token_endpoint", s.opt.token_endpoint},
+              {"jwks_uri", s.opt.jwks_uri},
+              {"grant_types_supported", grants},
+              {"token_endpoint_auth_methods_supported", methods},
+              // Required by §2; there is no authorization endpoint, so none.
+              {"response_types_supported", json::array()}};
+  if (has_method(s.opt.auth_methods, ClientAuth::private_key_jwt)) {
+    json algs = json::array();
+    for (const char* a : {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}) {
+      algs.push_back(a);
+    }
+    doc["token_endpoint_auth_signing_alg_values_supported"] = algs;
+  }
+  s.metadata = doc.dump();
+}
+
+TokenEndpoint::~TokenEndpoint() = default;
+
+TokenEndpointResponse TokenEndpoint::handle(const TokenEndpointRequest& request) const {
+  State& s = *state_;
+  try {
+    auto out = s.handle(request);
+    if (auto* r = std::get_if<TokenEndpointResponse>(&out)) return std::move(*r);
+    Failure& f = std::get<Failure>(out);
+    ++s.refused;
+    TokenEndpointResponse r{f.status, State::common_headers(), {}};
+    for (auto& h : f.headers) r.headers.push_back(std::move(h));
+    r.body = json{{"error", f.error}, {"error_description", f.description}}.dump(
+        -1, ' ', false, json::error_handler_t::replace);
+    return r;
+  } catch (...) {
+    ++s.refused;
+    TokenEndpointResponse r{500, State::common_headers(), {}};
+    r.body = R"({"error":"server_error","error_description":"the request failed inside the token endpoint"})";
+    return r;
+  }
+}
+
+const std::string& TokenEndpoint::metadata() const noexcept { return state_->metadata; }
+const std::string& TokenEndpoint::jwks() const noexcept { return state_->jwks; }
+const std::string& TokenEndpoint::issuer() const noexcept { return state_->opt.issuer; }
+const std::string& TokenEndpoint::token_endpoint() const noexcept { return state_->opt.token_endpoint; }
+const std::string& TokenEndpoint::jwks_uri() const noexcept { return state_->opt.jwks_uri; }
+
+TokenEndpointStats TokenEndpoint::stats() const {
+  return TokenEndpointStats{state_->issued.load(), state_->refused.load(), state_->secret_checks.load()};
+}
+
+}  // namespace tokenpass
