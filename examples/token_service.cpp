@@ -1,7 +1,9 @@
-// token_service: the demo's token service. Users log in with a password (POST /login),
-// services get their own tokens with the client credentials grant and trade users'
-// tokens with RFC 8693 token exchange (POST /token); the public keys are at
-// /.well-known/jwks.json and the metadata at /.well-known/openid-configuration.
+// token_service: the demo's token service: the library's token endpoint
+// (tokenpass::TokenEndpoint) configured from a file, plus the shop's own login. Users log
+// in with a password (POST /login), services get their own tokens with the client
+// credentials grant and trade users' tokens with RFC 8693 token exchange (POST /token);
+// the public keys are at /.well-known/jwks.json and the RFC 8414 metadata at
+// /.well-known/oauth-authorization-server (and /.well-known/openid-configuration).
 //   token_service [CONFIG.json] [PORT]     (defaults: examples/token_service.json, a free port)
 // Prints "listening URL" and serves until SIGINT or SIGTERM.
 #include <csignal>

@@ -32,6 +32,7 @@ harnesses=(
   "discovery 4096"
   "http_parsers 1024"
   "token_endpoint 4200"
+  "token_request 4096"
 )
 
 build=${TOKENPASS_FUZZ_BUILD_DIR:-build/fuzz}

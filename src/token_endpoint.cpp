@@ -168,6 +168,12 @@ std::string join(const std::vector<std::string>& v) {
 
 const std::string kDummySalt = "ZHVtbXktc2FsdC0xNg";
 
+// throttle_key: a bounded key for a name or address a client sent (the bytes as they
+// are: two names never share a key unless their first 256 bytes agree).
+std::string throttle_key(std::string_view prefix, std::string_view name) {
+  return std::string(prefix) + std::string(name.substr(0, 256));
+}
+
 }  // namespace
 
 // ---- SecretHash ------------------------------------------------------------------
@@ -280,7 +286,14 @@ void FailureThrottle::failed(const std::string& key, std::chrono::system_clock::
     for (auto it = failures_.begin(); it != failures_.end();) {
       it = it->second.empty() || it->second.back() + window_ <= now ? failures_.erase(it) : std::next(it);
     }
-    if (failures_.size() >= max_keys_) failures_.erase(failures_.begin());
+    if (failures_.size() >= max_keys_) {
+      // Still full: forget the key whose latest failure is the oldest.
+      auto oldest = failures_.begin();
+      for (auto it = failures_.begin(); it != failures_.end(); ++it) {
+        if (it->second.back() < oldest->second.back()) oldest = it;
+      }
+      failures_.erase(oldest);
+    }
   }
   auto& times = failures_[key];
   times.push_back(now);
@@ -337,12 +350,22 @@ struct TokenEndpoint::State {
     }
   }
 
-  Failure invalid_client(const std::string& description) const {
-    // RFC 6749 §5.2: a 401 names the scheme the client may use; with no Basic to offer
-    // there is no scheme to name, and the answer is 400.
-    if (!has_method(opt.auth_methods, ClientAuth::client_secret_basic)) return fail("invalid_client", description);
+  // invalid_client: RFC 6749 §5.2. A client that tried the Authorization header gets
+  // 401 with a challenge of the scheme it used; otherwise 401 with the Basic challenge
+  // when Basic is offered, and 400 when there is no scheme to name.
+  Failure invalid_client(const std::string& description, std::string_view scheme = {}) const {
+    const bool basic = has_method(opt.auth_methods, ClientAuth::client_secret_basic);
+    if (scheme.empty() && !basic) return fail("invalid_client", description);
+    const auto token_char = [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+             std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+    };
+    std::string name = "Basic";
+    if (!scheme.empty() && scheme.size() <= 32 && std::all_of(scheme.begin(), scheme.end(), token_char)) {
+      name = std::string(scheme);
+    }
     Failure f = fail("invalid_client", description, 401);
-    f.headers.emplace_back("WWW-Authenticate", "Basic realm=\"" + printable(opt.issuer) + "\"");
+    f.headers.emplace_back("WWW-Authenticate", name + " realm=\"" + printable(opt.issuer) + "\"");
     return f;
   }
 
@@ -363,8 +386,11 @@ struct TokenEndpoint::State {
     const auto method = basic  ? ClientAuth::client_secret_basic
                         : post ? ClientAuth::client_secret_post
                                : ClientAuth::private_key_jwt;
+    // The scheme the client used in its Authorization header, if it used one.
+    const std::string_view scheme =
+        basic ? std::string_view(authorization.front()).substr(0, authorization.front().find(' ')) : std::string_view();
     if (!has_method(opt.auth_methods, method)) {
-      return invalid_client(std::string(auth_name(method)) + " is not offered");
+      return invalid_client(std::string(auth_name(method)) + " is not offered", scheme);
     }
     if (method == ClientAuth::private_key_jwt) return authenticate_assertion(req, form);
 
@@ -375,32 +401,32 @@ struct TokenEndpoint::State {
       const std::size_t sp = h.find(' ');
       // RFC 9110 §11.1: the scheme name is case-insensitive.
       if (sp == std::string::npos || !ascii_iequals(std::string_view(h).substr(0, sp), "Basic")) {
-        return invalid_client("the Authorization scheme is not Basic");
+        return invalid_client("the Authorization scheme is not Basic", scheme);
       }
       std::size_t start = sp;
       while (start < h.size() && h[start] == ' ') ++start;
       std::string decoded;
       if (!base64_standard_decode(std::string_view(h).substr(start), decoded)) {
-        return invalid_client("Basic credentials are not Base64");
+        return invalid_client("Basic credentials are not Base64", scheme);
       }
       const std::size_t colon = decoded.find(':');
-      if (colon == std::string::npos) return invalid_client("Basic credentials without a colon");
+      if (colon == std::string::npos) return invalid_client("Basic credentials without a colon", scheme);
       // RFC 6749 §2.3.1: both parts are form-encoded before the Base64.
       auto parts = form_decode("i=" + decoded.substr(0, colon) + "&s=" + decoded.substr(colon + 1));
       if (!parts || parts->size() != 2 || (*parts)[0].first != "i" || (*parts)[1].first != "s") {
-        return invalid_client("Basic credentials are not form-encoded");
+        return invalid_client("Basic credentials are not form-encoded", scheme);
       }
       if (!id.empty() && id != (*parts)[0].second) {
-        return invalid_client("client_id differs from the Basic credentials");
+        return invalid_client("client_id differs from the Basic credentials", scheme);
       }
       id = (*parts)[0].second;
       secret = (*parts)[1].second;
     }
-    if (id.empty()) return invalid_client("no client_id");
+    if (id.empty()) return invalid_client("no client_id", scheme);
 
     const auto now = opt.clock();
-    const std::string name_key = "client:" + printable(id);
-    const std::string addr_key = "addr:" + printable(req.remote_address);
+    const std::string name_key = throttle_key("client:", id);
+    const std::string addr_key = throttle_key("addr:", req.remote_address);
     std::chrono::seconds wait{0};
     if (by_client.blocked(name_key, now, &wait) || by_address.blocked(addr_key, now, &wait)) {
       log("token endpoint: throttled client " + printable(id) + " from " + printable(req.remote_address));
@@ -415,7 +441,7 @@ struct TokenEndpoint::State {
     auto client = find_client(id);
     const bool usable = client && has_method(methods_of(*client), method);
     const bool matched = check_secret(usable ? &*client : nullptr, secret);
-    if (!matched) return invalid_client("client authentication failed");
+    if (!matched) return invalid_client("client authentication failed", scheme);
     by_client.forgive(name_key);
     by_address.forgive(addr_key);
     return std::move(*client);
@@ -442,16 +468,22 @@ struct TokenEndpoint::State {
       return invalid_client("client_id differs from the assertion's sub");
     }
     const auto now = opt.clock();
-    const std::string addr_key = "addr:" + printable(req.remote_address);
+    const std::string name_key = throttle_key("client:", id);
+    const std::string addr_key = throttle_key("addr:", req.remote_address);
     std::chrono::seconds wait{0};
-    if (by_address.blocked(addr_key, now, &wait)) {
+    if (by_client.blocked(name_key, now, &wait) || by_address.blocked(addr_key, now, &wait)) {
+      log("token endpoint: throttled client " + printable(id) + " from " + printable(req.remote_address));
       Failure f = fail("invalid_request", "too many failed attempts; retry later", 429);
       f.headers.emplace_back("Retry-After", std::to_string(wait.count()));
       return f;
     }
+    const auto refused = [&] {
+      by_client.failed(name_key, now);
+      by_address.failed(addr_key, now);
+    };
     auto client = find_client(id);
     if (!client || !has_method(methods_of(*client), ClientAuth::private_key_jwt) || !client->assertion_keys) {
-      by_address.failed(addr_key, now);
+      refused();
       return invalid_client("client authentication failed");
     }
     Policy p;
@@ -467,7 +499,7 @@ struct TokenEndpoint::State {
       const Verifier v(*client->assertion_keys, p);
       auto checked = v.verify(assertion);
       if (!checked) {
-        by_address.failed(addr_key, now);
+        refused();
         log("token endpoint: client " + printable(id) + ": assertion refused: " +
             std::string(to_string(checked.error().code)));
         return invalid_client("client_assertion refused: " + std::string(to_string(checked.error().code)));
@@ -776,6 +808,7 @@ const std::string& TokenEndpoint::jwks() const noexcept { return state_->jwks; }
 const std::string& TokenEndpoint::issuer() const noexcept { return state_->opt.issuer; }
 const std::string& TokenEndpoint::token_endpoint() const noexcept { return state_->opt.token_endpoint; }
 const std::string& TokenEndpoint::jwks_uri() const noexcept { return state_->opt.jwks_uri; }
+std::size_t TokenEndpoint::max_body_bytes() const noexcept { return state_->opt.max_body_bytes; }
 
 TokenEndpointStats TokenEndpoint::stats() const {
   return TokenEndpointStats{state_->issued.load(), state_->refused.load(), state_->secret_checks.load()};

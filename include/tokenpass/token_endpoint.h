@@ -11,7 +11,8 @@
 //    registered keys, iss = sub = client_id, aud = the endpoint or the issuer, each jti
 //    once); exactly one method per request. Secrets are stored as PBKDF2 hashes; an
 //    unknown client costs the same work as a known one; failed attempts are throttled
-//    per client and per peer address.
+//    per client and per peer address (429 with Retry-After and `invalid_request`, as
+//    RFC 6749 has no code of its own for it).
 //  - the client credentials grant (RFC 6749 §4.4) and token exchange (RFC 8693 §2),
 //  - targets named with `audience` (RFC 8693) or `resource` (RFC 8707), each checked
 //    against the client's registration; scopes narrowed to what the client may have,
@@ -76,6 +77,7 @@ struct ClientRecord {
   // grant_types: kClientCredentialsGrant and/or kTokenExchangeGrant.
   std::vector<std::string> grant_types{std::string(kClientCredentialsGrant)};
   // scopes: the most its client-credentials tokens may grant; asking for none gives all.
+  // (An exchanged token's scopes are bounded by the subject token's, not by these.)
   std::vector<std::string> scopes;
   // audiences: the targets it may ask for, as `audience` or as `resource` (an absolute
   // URI); they become the token's `aud`.
@@ -219,6 +221,7 @@ class TOKENPASS_EXPORT TokenEndpoint {
   const std::string& issuer() const noexcept;
   const std::string& token_endpoint() const noexcept;
   const std::string& jwks_uri() const noexcept;
+  std::size_t max_body_bytes() const noexcept;
 
   TokenEndpointStats stats() const;
 

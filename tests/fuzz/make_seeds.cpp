@@ -333,6 +333,46 @@ void token_endpoint_seeds() {
   put("token_endpoint", "over-limit", std::string(1, '\x10') + ok({{"pad", std::string(4096, 'x')}}));
 }
 
+// ---- token endpoint requests -------------------------------------------------------
+// Flag byte: bits 0-1 method (POST, POST, GET, PUT), bits 2-3 content type (form, form
+// with charset, text/plain, none), bit 4 a second Authorization header; then the
+// Authorization value and a NUL (or no NUL: no header), then the form.
+
+void token_request_seeds() {
+  const std::string basic = "Basic c3ZjOnMzY3JldA==";  // svc:s3cret
+  const std::string cc = "grant_type=client_credentials";
+  json subject = good_claims();
+  subject["client_id"] = "web";
+  subject["jti"] = "j1";
+  const std::string user = sign(private_key("fz-es256"), subject, json::object(), std::string("at+jwt"));
+  json assertion = {{"iss", "jwt-client"}, {"sub", "jwt-client"}, {"aud", std::string(kIssuer) + "/token"},
+                    {"exp", kNow + 60}, {"jti", "a1"}};
+  const std::string jwt = sign(private_key("fz-es256"), assertion);
+  const std::vector<std::pair<std::string, std::string>> requests = {
+      {"cc-basic", basic + '\0' + cc},
+      {"cc-basic-lower", "basic c3ZjOnMzY3JldA==" + std::string(1, '\0') + cc},
+      {"cc-post", cc + "&client_id=svc&client_secret=s3cret"},
+      {"cc-scope-aud", basic + '\0' + cc + "&scope=a&audience=orders-api"},
+      {"cc-resource", basic + '\0' + cc + "&resource=https%3A%2F%2Fapi.example%2F"},
+      {"cc-two-audiences", basic + '\0' + cc + "&audience=orders-api&audience=https%3A%2F%2Fapi.example%2F"},
+      {"cc-repeated", basic + '\0' + cc + "&grant_type=client_credentials"},
+      {"cc-two-methods", basic + '\0' + cc + "&client_secret=s3cret"},
+      {"no-grant", basic + '\0' + "scope=a"},
+      {"bad-scope", basic + '\0' + cc + "&scope=a%22b"},
+      {"exchange", basic + '\0' + "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange"
+                                   "&subject_token=" + user +
+                                   "&subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Aaccess_token"},
+      {"jwt", cc + "&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer"
+                   "&client_assertion=" + jwt},
+      {"garbage", "%zz&&==&\xff"},
+  };
+  for (const auto& [name, text] : requests) {
+    for (char flags : {'\x00', '\x04', '\x02', '\x08', '\x10'}) {
+      put("token_request", name + "-" + std::to_string(static_cast<int>(flags)), std::string(1, flags) + text);
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -352,5 +392,6 @@ int main(int argc, char** argv) {
   key_seeds();
   http_seeds();
   token_endpoint_seeds();
+  token_request_seeds();
   return 0;
 }

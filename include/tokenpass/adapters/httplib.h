@@ -15,6 +15,7 @@
 //    metadata, JWKS) on an httplib::Server.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -211,9 +212,10 @@ struct TokenEndpointMountOptions {
 // mount_token_endpoint serves `endpoint` on `server` at the paths of its own URLs: the
 // token endpoint (POST; any other method is 405), the RFC 8414 metadata at
 // /.well-known/oauth-authorization-server (plus the issuer's path, RFC 8414 §3), and
-// the JWKS. Throws std::invalid_argument when a URL has a query. Bodies are buffered
-// by cpp-httplib before the endpoint sees them: set `set_payload_max_length` on the
-// server (the endpoint refuses more than `TokenEndpointOptions::max_body_bytes` anyway).
+// the JWKS. Throws std::invalid_argument when a URL has a query. The POST body is read
+// by the binding, at most `TokenEndpointOptions::max_body_bytes` + 1 bytes of it (the
+// endpoint refuses a larger one, and the connection is closed); other methods' bodies
+// are buffered by cpp-httplib up to the server's `set_payload_max_length`.
 inline void mount_token_endpoint(httplib::Server& server, std::shared_ptr<const TokenEndpoint> endpoint,
                                  TokenEndpointMountOptions options = {}) {
   const auto path_of = [](const std::string& url) {
@@ -245,11 +247,15 @@ inline void mount_token_endpoint(httplib::Server& server, std::shared_ptr<const 
     res.set_header("Cache-Control", "max-age=300");
     res.set_content(endpoint->jwks(), "application/jwk-set+json");
   });
-  const auto token = [endpoint, on_request = options.on_request](const httplib::Request& req,
-                                                                 httplib::Response& res) {
+  // The form is read here, not by cpp-httplib: its own form parsing stops at 8 KiB with
+  // a bare 413, below the endpoint's limit. At most max_body_bytes + 1 bytes are read;
+  // the endpoint refuses a body that long.
+  const auto answer = [endpoint, on_request = options.on_request](const httplib::Request& req,
+                                                                  httplib::Response& res, std::string body,
+                                                                  bool cut) {
     TokenEndpointRequest in;
     in.method = req.method;
-    in.body = req.body;
+    in.body = std::move(body);
     in.remote_address = req.remote_addr;
     for (const auto& [k, v] : req.headers) in.headers.emplace_back(k, v);
     TokenEndpointResponse out = endpoint->handle(in);
@@ -262,16 +268,32 @@ inline void mount_token_endpoint(httplib::Server& server, std::shared_ptr<const 
         res.set_header(k, v);
       }
     }
+    if (cut) res.set_header("Connection", "close");  // the rest of the body is never read
     res.set_content(out.body, type);
     if (on_request) on_request(req, out.status);
   };
   const std::string p = pattern(token_path);
-  server.Post(p, token);
-  server.Get(p, token);
-  server.Put(p, token);
-  server.Patch(p, token);
-  server.Delete(p, token);
-  server.Options(p, token);
+  server.Post(p, [endpoint, answer](const httplib::Request& req, httplib::Response& res,
+                                    const httplib::ContentReader& reader) {
+    const std::size_t limit = endpoint->max_body_bytes() + 1;
+    std::string body;
+    bool cut = false;
+    reader([&](const char* data, std::size_t n) {
+      const std::size_t take = std::min(n, limit - body.size());
+      body.append(data, take);
+      cut = body.size() >= limit;
+      return !cut;
+    });
+    answer(req, res, std::move(body), cut);
+  });
+  const auto other = [answer](const httplib::Request& req, httplib::Response& res) {
+    answer(req, res, req.body, false);
+  };
+  server.Get(p, other);
+  server.Put(p, other);
+  server.Patch(p, other);
+  server.Delete(p, other);
+  server.Options(p, other);
 }
 
 }  // namespace tokenpass
