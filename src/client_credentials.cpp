@@ -156,7 +156,9 @@ class TokenClient {
     auto url = parse_url(opt_.token_endpoint);
     if (!url) fail("token_endpoint: " + url.error().detail);
     if (url->scheme == "http" && !opt_.allow_http) fail("token_endpoint must be https");
-    if (opt_.auth != ClientAuth::private_key_jwt && opt_.client_secret.empty()) {
+    const bool secret_method =
+        opt_.auth == ClientAuth::client_secret_basic || opt_.auth == ClientAuth::client_secret_post;
+    if (secret_method && opt_.client_secret.empty()) {
       fail("client_secret_basic/post need a client_secret");
     }
     if (opt_.auth == ClientAuth::private_key_jwt &&
@@ -317,6 +319,12 @@ class TokenClient {
       case ClientAuth::client_secret_post:
         params.emplace_back("client_id", opt_.client_id);
         params.emplace_back("client_secret", opt_.client_secret);
+        break;
+      case ClientAuth::tls_client_auth:
+      case ClientAuth::self_signed_tls_client_auth:
+        // RFC 8705 §2: the client certificate of the connection (the HttpClient's)
+        // authenticates; the form names the client.
+        params.emplace_back("client_id", opt_.client_id);
         break;
       case ClientAuth::private_key_jwt: {
         auto jwt = assertion();

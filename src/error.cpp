@@ -7,7 +7,7 @@
 namespace tokenpass {
 namespace {
 
-constexpr std::array<std::pair<errc, std::string_view>, 27> kNames{{
+constexpr std::array<std::pair<errc, std::string_view>, 29> kNames{{
     {errc::malformed, "malformed"},
     {errc::unsupported_alg, "unsupported_alg"},
     {errc::alg_not_allowed, "alg_not_allowed"},
@@ -28,6 +28,7 @@ constexpr std::array<std::pair<errc, std::string_view>, 27> kNames{{
     {errc::unknown_crit, "unknown_crit"},
     {errc::too_large, "too_large"},
     {errc::replayed, "replayed"},
+    {errc::bad_binding, "bad_binding"},
     {errc::no_token, "no_token"},
     {errc::invalid_request, "invalid_request"},
     {errc::key_source_unavailable, "key_source_unavailable"},
@@ -35,6 +36,7 @@ constexpr std::array<std::pair<errc, std::string_view>, 27> kNames{{
     {errc::internal_error, "internal_error"},
     {errc::token_request_refused, "token_request_refused"},
     {errc::replay_store_unavailable, "replay_store_unavailable"},
+    {errc::peer_not_allowed, "peer_not_allowed"},
 }};
 
 class Category final : public std::error_category {
@@ -93,6 +95,7 @@ int http_status(const Error& e) noexcept {
     case errc::invalid_request:
       return 400;
     case errc::insufficient_scope:
+    case errc::peer_not_allowed:
       return 403;
     case errc::key_source_unavailable:
     case errc::http_error:
@@ -150,7 +153,8 @@ std::string_view description(errc code) {
 std::optional<std::string> www_authenticate(const Error& e, std::string_view realm,
                                             const std::vector<std::string>& scopes,
                                             bool with_description) {
-  if (is_server_error(e.code)) return std::nullopt;
+  // Server trouble, and a refused peer, are not about the token: no Bearer challenge.
+  if (is_server_error(e.code) || e.code == errc::peer_not_allowed) return std::nullopt;
   std::string out = "Bearer realm=" + quoted(realm);
   // RFC 6750 §3.1: a request without any authentication gets no error code.
   if (e.code == errc::no_token) return out;

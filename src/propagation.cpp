@@ -96,15 +96,23 @@ TokenResolver::TokenResolver(std::shared_ptr<const Verifier> user_verifier,
   }
 }
 
-Result<RequestContext> TokenResolver::resolve(const HeaderLookup& headers) const {
+Result<RequestContext> TokenResolver::resolve(const HeaderLookup& headers, const PeerCertificate* peer) const {
   try {
     RequestContext ctx;
+    // The TLS handshake proved possession of the certificate's key, whether or not its
+    // chain was verified (RFC 8705 §3 binds to the certificate itself): a bound token
+    // needs that certificate and no other.
+    Presented presented;
+    if (peer != nullptr) {
+      ctx.peer_.emplace(*peer);
+      presented.certificate_thumbprint = ctx.peer_->thumbprint;
+    }
     if (user_) {
       // The values must outlive `raw`, which points into them.
       const std::vector<std::string> values = headers(options_.user_header);
       auto raw = one_value(values, true);
       if (raw) {
-        auto verified = user_->verify(*raw);
+        auto verified = user_->verify(*raw, presented);
         if (!verified) return verified.error();
         ctx.user_.emplace(std::move(*verified));
       } else if (raw.error().code != errc::no_token || options_.require_user) {
@@ -115,7 +123,7 @@ Result<RequestContext> TokenResolver::resolve(const HeaderLookup& headers) const
       const std::vector<std::string> values = headers(options_.service_header);
       auto raw = one_value(values, false);
       if (raw) {
-        auto verified = service_->verify(*raw);
+        auto verified = service_->verify(*raw, presented);
         if (!verified) return verified.error();
         ctx.service_.emplace(std::move(*verified));
       } else if (raw.error().code != errc::no_token || options_.require_service) {
@@ -196,6 +204,11 @@ Result<HttpHeaders> Outbound::headers_for(std::string_view destination,
     // Security: a forwarded token goes only to a service it names in `aud`, so that a
     // token meant for one service is never replayed at another by its neighbour.
     const bool forwards = mode_ == Mode::forward || mode_ == Mode::forward_and_service_token;
+    // A bound token (RFC 8705, RFC 9449) proves nothing without its holder's key: the
+    // next hop would refuse it. Exchange it instead (Outbound::exchange).
+    if (forwards && caller->claims().contains("cnf")) {
+      return make_error(errc::bad_binding, "the caller's token is bound (cnf) and cannot be forwarded; exchange it");
+    }
     if (forwards && !dest.forward_any_audience) {
       const auto aud = caller->claims().audience();
       if (std::find(aud.begin(), aud.end(), dest.audience) == aud.end()) {

@@ -33,6 +33,10 @@ std::string_view auth_name(ClientAuth a) {
       return "client_secret_post";
     case ClientAuth::private_key_jwt:
       return "private_key_jwt";
+    case ClientAuth::tls_client_auth:
+      return "tls_client_auth";
+    case ClientAuth::self_signed_tls_client_auth:
+      return "self_signed_tls_client_auth";
   }
   return "unknown";
 }
@@ -51,6 +55,11 @@ std::vector<ClientAuth> methods_of(const ClientRecord& c) {
   std::vector<ClientAuth> out;
   if (c.secret) out = {ClientAuth::client_secret_basic, ClientAuth::client_secret_post};
   if (c.assertion_keys) out.push_back(ClientAuth::private_key_jwt);
+  if (!c.tls_client_auth_san_uri.empty() || !c.tls_client_auth_san_dns.empty() ||
+      !c.tls_client_auth_subject_dn.empty()) {
+    out.push_back(ClientAuth::tls_client_auth);
+  }
+  if (!c.self_signed_thumbprints.empty()) out.push_back(ClientAuth::self_signed_tls_client_auth);
   return out;
 }
 
@@ -223,8 +232,16 @@ MemoryClientRegistry::MemoryClientRegistry(std::vector<ClientRecord> clients) {
     if (c.id.empty()) bad("empty id");
     const auto methods = methods_of(c);
     if (methods.empty()) bad("no way to authenticate (no secret, no keys)");
+    const int tls_ids = int(!c.tls_client_auth_san_uri.empty()) + int(!c.tls_client_auth_san_dns.empty()) +
+                        int(!c.tls_client_auth_subject_dn.empty());
+    if (tls_ids > 1) bad("more than one tls_client_auth identity (RFC 8705 §2.1.2: one)");
     for (const auto m : methods) {
-      if (m != ClientAuth::private_key_jwt && !c.secret) bad(std::string(auth_name(m)) + " without a secret");
+      const bool secret_method = m == ClientAuth::client_secret_basic || m == ClientAuth::client_secret_post;
+      if (secret_method && !c.secret) bad(std::string(auth_name(m)) + " without a secret");
+      if (m == ClientAuth::tls_client_auth && tls_ids == 0) bad("tls_client_auth without an identity");
+      if (m == ClientAuth::self_signed_tls_client_auth && c.self_signed_thumbprints.empty()) {
+        bad("self_signed_tls_client_auth without thumbprints");
+      }
       if (m == ClientAuth::private_key_jwt && (!c.assertion_keys || c.assertion_keys->empty())) {
         bad("private_key_jwt without keys");
       }
@@ -382,7 +399,11 @@ struct TokenEndpoint::State {
     if (int(basic) + int(post) + int(assertion) > 1) {
       return fail("invalid_request", "more than one client authentication method");
     }
-    if (!basic && !post && !assertion) return invalid_client("client authentication required");
+    if (!basic && !post && !assertion) {
+      // RFC 8705 §2: the connection's certificate, for the client the form names.
+      if (req.client_certificate && form.has("client_id")) return authenticate_certificate(req, form);
+      return invalid_client("client authentication required");
+    }
     const auto method = basic  ? ClientAuth::client_secret_basic
                         : post ? ClientAuth::client_secret_post
                                : ClientAuth::private_key_jwt;
@@ -444,6 +465,48 @@ struct TokenEndpoint::State {
     if (!matched) return invalid_client("client authentication failed", scheme);
     by_client.forgive(name_key);
     by_address.forgive(addr_key);
+    return std::move(*client);
+  }
+
+  // authenticate_certificate: tls_client_auth (a verified certificate with the client's
+  // registered identity) or self_signed_tls_client_auth (a registered thumbprint).
+  std::variant<ClientRecord, Failure> authenticate_certificate(const TokenEndpointRequest& req,
+                                                               const Form& form) const {
+    const PeerCertificate& cert = *req.client_certificate;
+    const std::string id = form.one("client_id");
+    const auto now = opt.clock();
+    const std::string name_key = throttle_key("client:", id);
+    const std::string addr_key = throttle_key("addr:", req.remote_address);
+    std::chrono::seconds wait{0};
+    if (by_client.blocked(name_key, now, &wait) || by_address.blocked(addr_key, now, &wait)) {
+      Failure f = fail("invalid_request", "too many failed attempts; retry later", 429);
+      f.headers.emplace_back("Retry-After", std::to_string(wait.count()));
+      return f;
+    }
+    auto client = find_client(id);
+    bool ok = false;
+    if (client) {
+      const auto methods = methods_of(*client);
+      if (has_method(opt.auth_methods, ClientAuth::tls_client_auth) &&
+          has_method(methods, ClientAuth::tls_client_auth) && cert.verified) {
+        ok = (!client->tls_client_auth_san_uri.empty() &&
+              contains(cert.uris, client->tls_client_auth_san_uri)) ||
+             (!client->tls_client_auth_san_dns.empty() &&
+              contains(cert.dns_names, client->tls_client_auth_san_dns)) ||
+             (!client->tls_client_auth_subject_dn.empty() && cert.subject == client->tls_client_auth_subject_dn);
+      }
+      if (!ok && has_method(opt.auth_methods, ClientAuth::self_signed_tls_client_auth) &&
+          has_method(methods, ClientAuth::self_signed_tls_client_auth)) {
+        ok = contains(client->self_signed_thumbprints, cert.thumbprint);
+      }
+    }
+    if (!ok) {
+      by_client.failed(name_key, now);
+      by_address.failed(addr_key, now);
+      log("token endpoint: client " + printable(id) + ": its certificate (" + printable(cert.subject) +
+          ") does not authenticate it");
+      return invalid_client("the client certificate does not authenticate this client");
+    }
     return std::move(*client);
   }
 
@@ -548,7 +611,13 @@ struct TokenEndpoint::State {
   std::variant<std::string, Failure> issue(const Issuer& issuer, ClaimsBuilder& claims,
                                            const std::vector<std::string>& audience,
                                            std::chrono::system_clock::time_point now,
-                                           std::chrono::seconds lifetime) const {
+                                           std::chrono::seconds lifetime, const ClientRecord& client,
+                                           const TokenEndpointRequest& req) const {
+    // RFC 8705 §3: a token obtained over a connection with a client certificate is bound
+    // to that certificate.
+    if (req.client_certificate && client.certificate_bound_tokens) {
+      bind_to_certificate(claims, req.client_certificate->thumbprint);
+    }
     if (audience.size() == 1) {
       claims.audience(audience.front());
     } else {
@@ -574,8 +643,8 @@ struct TokenEndpoint::State {
     return {{"Content-Type", "application/json"}, {"Cache-Control", "no-store"}, {"Pragma", "no-cache"}};
   }
 
-  std::variant<TokenEndpointResponse, Failure> client_credentials(const ClientRecord& client,
-                                                                  const Form& form) const {
+  std::variant<TokenEndpointResponse, Failure> client_credentials(const ClientRecord& client, const Form& form,
+                                                                  const TokenEndpointRequest& req) const {
     if (form.has("subject_token") || form.has("actor_token")) {
       return fail("invalid_request", "subject_token and actor_token belong to token exchange");
     }
@@ -593,14 +662,15 @@ struct TokenEndpoint::State {
     ClaimsBuilder c;
     c.subject(client.id).client_id(client.id);
     if (!want.empty()) c.scopes(want);
-    auto token = issue(*cc_issuer, c, audience, opt.clock(), lifetime);
+    auto token = issue(*cc_issuer, c, audience, opt.clock(), lifetime, client, req);
     if (auto* f = std::get_if<Failure>(&token)) return std::move(*f);
     log("token endpoint: client credentials: token for " + client.id + " (aud " + join(audience) + ", " +
         std::to_string(lifetime.count()) + " s)");
     return answer(std::get<std::string>(token), lifetime, want, {});
   }
 
-  std::variant<TokenEndpointResponse, Failure> token_exchange(const ClientRecord& client, const Form& form) const {
+  std::variant<TokenEndpointResponse, Failure> token_exchange(const ClientRecord& client, const Form& form,
+                                                              const TokenEndpointRequest& req) const {
     // RFC 8693 §2.1: subject_token and subject_token_type are required; actor_token_type
     // goes with actor_token and only with it.
     const std::string subject_token = form.one("subject_token");
@@ -620,14 +690,17 @@ struct TokenEndpoint::State {
       return fail("invalid_request", "requested_token_type is not supported");
     }
     // §2.2.2: an invalid or unacceptable subject or actor token is invalid_request.
-    auto subject = opt.subject_tokens->verify(subject_token);
+    // A bound subject token counts only from the holder of its certificate.
+    Presented presented;
+    if (req.client_certificate) presented.certificate_thumbprint = req.client_certificate->thumbprint;
+    auto subject = opt.subject_tokens->verify(subject_token, presented);
     if (!subject) {
       return fail("invalid_request", "subject_token refused: " + std::string(to_string(subject.error().code)));
     }
     json act = {{"sub", client.id}};
     if (!actor_token.empty()) {
       if (!opt.actor_tokens) return fail("invalid_request", "actor tokens are not accepted");
-      auto actor = opt.actor_tokens->verify(actor_token);
+      auto actor = opt.actor_tokens->verify(actor_token, presented);
       if (!actor) return fail("invalid_request", "actor_token refused: " + std::string(to_string(actor.error().code)));
       const auto sub = actor->claims().subject();
       if (!sub) return fail("invalid_request", "actor_token has no sub");
@@ -661,7 +734,7 @@ struct TokenEndpoint::State {
     ClaimsBuilder c;
     c.subject(*sub).client_id(client.id).claim("act", act);
     if (!want.empty()) c.scopes(want);
-    auto token = issue(*exchange_issuer, c, audience, now, lifetime);
+    auto token = issue(*exchange_issuer, c, audience, now, lifetime, client, req);
     if (auto* f = std::get_if<Failure>(&token)) return std::move(*f);
     log("token endpoint: token exchange: " + client.id + " for subject " + printable(*sub) + " (aud " +
         join(audience) + ")");
@@ -719,8 +792,8 @@ struct TokenEndpoint::State {
     if (!contains(client.grant_types, grant)) {
       return fail("unauthorized_client", "this client may not use " + printable(grant));
     }
-    if (grant == kClientCredentialsGrant) return client_credentials(client, form);
-    return token_exchange(client, form);
+    if (grant == kClientCredentialsGrant) return client_credentials(client, form, req);
+    return token_exchange(client, form, req);
   }
 };
 
@@ -738,6 +811,9 @@ TokenEndpoint::TokenEndpoint(Key signing_key, std::shared_ptr<const ClientRegist
   if (options.jwks_uri.empty()) options.jwks_uri = options.issuer + "/.well-known/jwks.json";
   for (const auto* url : {&options.issuer, &options.token_endpoint, &options.jwks_uri}) {
     if (!parse_url(*url)) bad("not an http(s) URL: " + *url);
+  }
+  if (!options.mtls_token_endpoint.empty() && !parse_url(options.mtls_token_endpoint)) {
+    bad("not an http(s) URL: " + options.mtls_token_endpoint);
   }
   if (!options.clock) options.clock = [] { return std::chrono::system_clock::now(); };
   state_ = std::make_unique<State>(std::move(signing_key), std::move(clients), std::move(options));
@@ -777,6 +853,11 @@ TokenEndpoint::TokenEndpoint(Key signing_key, std::shared_ptr<const ClientRegist
       algs.push_back(a);
     }
     doc["token_endpoint_auth_signing_alg_values_supported"] = algs;
+  }
+  // RFC 8705 §3.3, §5.
+  doc["tls_client_certificate_bound_access_tokens"] = true;
+  if (!s.opt.mtls_token_endpoint.empty()) {
+    doc["mtls_endpoint_aliases"] = {{"token_endpoint", s.opt.mtls_token_endpoint}};
   }
   s.metadata = doc.dump();
 }

@@ -230,6 +230,61 @@ Result<void> Verifier::check_claims(const Claims& claims) const {
   return {};
 }
 
+namespace {
+
+// Confirmation: the members of `cnf` (RFC 7800) that tokenpass checks.
+struct Confirmation {
+  bool present = false;
+  std::optional<std::string> x5t;  // x5t#S256, RFC 8705 §3.1
+  std::optional<std::string> jkt;  // RFC 9449 §6.1
+};
+
+// confirmation_of reads `cnf`; bad_claim for the wrong types.
+Result<Confirmation> confirmation_of(const Claims& claims) {
+  const internal::ClaimsData& d = internal::ClaimsAccess::data(claims);
+  // A payload kept as text that never spells "cnf" (nor escapes a character, which
+  // could spell it) has none: no JSON is built for the common, unbound token.
+  if (d.lazy && d.text.find("cnf") == std::string::npos && d.text.find("\\u") == std::string::npos) {
+    return Confirmation{};
+  }
+  const nlohmann::json& j = d.json();
+  const auto it = j.find("cnf");
+  if (it == j.end()) return Confirmation{};
+  if (!it->is_object()) return internal::fail(errc::bad_claim, "\"cnf\" is not an object");
+  Confirmation c;
+  c.present = true;
+  for (const auto& [name, slot] : {std::pair<const char*, std::optional<std::string>*>{"x5t#S256", &c.x5t},
+                                   {"jkt", &c.jkt}}) {
+    const auto m = it->find(name);
+    if (m == it->end()) continue;
+    if (!m->is_string()) return internal::fail(errc::bad_claim, std::string("\"cnf.") + name + "\" is not a string");
+    *slot = m->get<std::string>();
+  }
+  return c;
+}
+
+}  // namespace
+
+Result<void> Verifier::check_binding(const Claims& claims, const Presented& presented) const {
+  auto cnf = confirmation_of(claims);
+  if (!cnf) return cnf.error();
+  if (cnf->x5t) {
+    if (presented.certificate_thumbprint.empty()) {
+      return internal::fail(errc::bad_binding, "the token is bound to a client certificate and none was presented");
+    }
+    if (!internal::ct_equal(*cnf->x5t, presented.certificate_thumbprint)) {
+      return internal::fail(errc::bad_binding, "the token is bound to another client certificate");
+    }
+  }
+  if (cnf->jkt) {
+    return internal::fail(errc::bad_binding, "the token is bound to a DPoP key (cnf.jkt) and no proof was checked");
+  }
+  if (policy_.require_binding && !cnf->x5t && !cnf->jkt) {
+    return internal::fail(errc::bad_binding, "the token is not bound, and the policy requires it");
+  }
+  return {};
+}
+
 Result<void> Verifier::check_single_use(const Claims& claims) const {
   if (!policy_.replay_store) return {};
   const internal::RegisteredClaims& r = internal::ClaimsAccess::data(claims).reg;
@@ -247,8 +302,8 @@ Result<void> Verifier::check_single_use(const Claims& claims) const {
   return first;
 }
 
-Result<VerifiedToken> Verifier::verify_unguarded(std::string_view compact) const {
-  if (!cache_) return verify_full(compact, 0);
+Result<VerifiedToken> Verifier::verify_unguarded(std::string_view compact, const Presented& presented) const {
+  if (!cache_) return verify_full(compact, 0, presented);
   // The cache is keyed by the token without the white space around it.
   if (!internal::trim_token(compact, policy_.max_token_size)) {
     return internal::fail(errc::too_large, "token exceeds the size limit");
@@ -275,16 +330,18 @@ Result<VerifiedToken> Verifier::verify_unguarded(std::string_view compact) const
       VerifiedToken token(std::move(copy.first), std::move(copy.second), hit->alg);
       // exp, nbf, iat and every claim rule, against the clock of now.
       if (auto ok = check_claims(token.claims()); !ok) return ok.error();
+      if (auto ok = check_binding(token.claims(), presented); !ok) return ok.error();
       // A cached token seen again is a use like any other.
       if (auto ok = check_single_use(token.claims()); !ok) return ok.error();
       return token;
     }
     cache_->refuse(hash, hit->data);
   }
-  return verify_full(compact, hash);
+  return verify_full(compact, hash, presented);
 }
 
-Result<VerifiedToken> Verifier::verify_full(std::string_view compact, std::size_t hash) const {
+Result<VerifiedToken> Verifier::verify_full(std::string_view compact, std::size_t hash,
+                                            const Presented& presented) const {
   internal::ParsedJws parsed;
   if (auto ok = internal::parse_jws(compact, jws_options_, parsed); !ok) return ok.error();
   const JsonLimits& limits = jws_options_.json_limits;
@@ -339,6 +396,7 @@ Result<VerifiedToken> Verifier::verify_full(std::string_view compact, std::size_
   Claims view = internal::ClaimsAccess::make(
       std::shared_ptr<const internal::ClaimsData>(data, &data->claims));
   if (auto ok = check_claims(view); !ok) return ok.error();
+  if (auto ok = check_binding(view, presented); !ok) return ok.error();
   if (auto ok = check_single_use(view); !ok) return ok.error();
   if (cache_ && claims.reg.exp) {
     // Tokens without exp are not kept: an entry must not outlive its token.
@@ -348,10 +406,12 @@ Result<VerifiedToken> Verifier::verify_full(std::string_view compact, std::size_
   return VerifiedToken(std::move(data), std::move(view), parsed.alg);
 }
 
-Result<VerifiedToken> Verifier::verify(std::string_view compact) const {
+Result<VerifiedToken> Verifier::verify(std::string_view compact) const { return verify(compact, Presented{}); }
+
+Result<VerifiedToken> Verifier::verify(std::string_view compact, const Presented& presented) const {
   // verify never throws: a custom check or the clock could, and so could memory.
   try {
-    return verify_unguarded(compact);
+    return verify_unguarded(compact, presented);
   } catch (const std::exception&) {
     internal::clear_openssl_errors();
     return make_error(errc::internal_error, "internal error while verifying");

@@ -317,6 +317,7 @@ TEST_CASE("every errc has a name, a status and a challenge rule", "[exact][error
       {errc::unknown_crit, "unknown_crit", 401, true},
       {errc::too_large, "too_large", 401, true},
       {errc::replayed, "replayed", 401, true},
+      {errc::bad_binding, "bad_binding", 401, true},
       {errc::no_token, "no_token", 401, true},
       {errc::invalid_request, "invalid_request", 400, true},
       {errc::key_source_unavailable, "key_source_unavailable", 503, false},
@@ -324,6 +325,7 @@ TEST_CASE("every errc has a name, a status and a challenge rule", "[exact][error
       {errc::internal_error, "internal_error", 500, false},
       {errc::token_request_refused, "token_request_refused", 500, false},
       {errc::replay_store_unavailable, "replay_store_unavailable", 503, false},
+      {errc::peer_not_allowed, "peer_not_allowed", 403, false},
   };
   for (const Row& row : rows) {
     CAPTURE(row.name);
@@ -334,8 +336,8 @@ TEST_CASE("every errc has a name, a status and a challenge rule", "[exact][error
     CHECK(tokenpass::www_authenticate(e, "api").has_value() == row.challenge);
   }
   // No code without a row: the one after the last is unknown.
-  CHECK(tokenpass::to_string(static_cast<errc>(static_cast<int>(errc::replay_store_unavailable) + 1)) ==
-        "unknown");
+  CHECK(tokenpass::to_string(static_cast<errc>(static_cast<int>(errc::peer_not_allowed) + 1)) == "unknown");
+  CHECK(tokenpass::to_string(static_cast<errc>(static_cast<int>(errc::bad_binding) + 1)) == "unknown");
 }
 
 TEST_CASE("README's error table lists every errc", "[exact][errors][docs]") {

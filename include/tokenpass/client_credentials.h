@@ -28,6 +28,10 @@ enum class ClientAuth {
   client_secret_basic,  // RFC 6749 §2.3.1: HTTP Basic (the default)
   client_secret_post,   // RFC 6749 §2.3.1: client_id and client_secret in the form
   private_key_jwt,      // RFC 7523 §2.2 / OIDC: a signed client assertion
+  // RFC 8705 §2: the client certificate of the TLS connection, which the HttpClient
+  // presents (HttplibClientOptions::client_cert_file); the form carries client_id.
+  tls_client_auth,              // a certificate from a CA the server trusts (§2.1)
+  self_signed_tls_client_auth,  // a self-signed certificate registered with the server (§2.2)
 };
 
 struct ClientCredentialsOptions {

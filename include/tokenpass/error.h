@@ -67,6 +67,11 @@ enum class errc {
   too_large,
   // A single-use token (its `jti`) was seen before. 401.
   replayed,
+  // The token is bound (`cnf`, RFC 8705 §3) to a client certificate the request does not
+  // present: `cnf["x5t#S256"]` differs from the connection's certificate, or there is
+  // none; a DPoP-bound token (`cnf.jkt`) presented without its proof; or a binding is
+  // required (`Policy::require_binding`) and the token has none. 401.
+  bad_binding,
   // The request carries no token at all (RFC 6750 §3.1: a challenge without an error
   // code). 401.
   no_token = 100,
@@ -88,6 +93,10 @@ enum class errc {
   // The replay store could not say whether a single-use token was used before
   // (unreachable, timed out, full): the token is not accepted. 503.
   replay_store_unavailable,
+  // The calling peer is not one the route accepts: no verified client certificate, or
+  // one whose identities (URI and DNS SANs) are not on the route's allow list. Not a
+  // token problem: 403 without a Bearer challenge.
+  peer_not_allowed,
 };
 
 // to_string returns the CLI spelling of `code` ("bad_signature"), or "unknown".

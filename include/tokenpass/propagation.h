@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "tokenpass/client_credentials.h"
+#include "tokenpass/binding.h"
 #include "tokenpass/error.h"
 #include "tokenpass/export.h"
 #include "tokenpass/http.h"
@@ -48,11 +49,15 @@ class TOKENPASS_EXPORT RequestContext {
   const VerifiedToken* user() const noexcept { return user_ ? &*user_ : nullptr; }
   // service: the calling service's own token, from the service header.
   const VerifiedToken* service() const noexcept { return service_ ? &*service_ : nullptr; }
+  // peer: the connection's client certificate (mTLS), when the adapter had one: who is
+  // calling, by subject, SANs (SPIFFE IDs) and thumbprint.
+  const PeerCertificate* peer() const noexcept { return peer_ ? &*peer_ : nullptr; }
 
  private:
   friend class TokenResolver;
   std::optional<VerifiedToken> user_;
   std::optional<VerifiedToken> service_;
+  std::optional<PeerCertificate> peer_;
 };
 
 struct TokenResolverOptions {
@@ -76,8 +81,11 @@ class TOKENPASS_EXPORT TokenResolver {
 
   // resolve extracts and verifies each token present. Errors: no_token (a required
   // token is absent), invalid_request (bad header syntax, more than one token), and
-  // any verify error of the user token, then of the service token. Never throws.
-  Result<RequestContext> resolve(const HeaderLookup& headers) const;
+  // any verify error of the user token, then of the service token. `peer`: the
+  // connection's client certificate, if any: what certificate-bound tokens are checked
+  // against (Verifier::verify(token, presented)), and it is kept in
+  // the context. Never throws.
+  Result<RequestContext> resolve(const HeaderLookup& headers, const PeerCertificate* peer = nullptr) const;
 
   const TokenResolverOptions& options() const noexcept { return options_; }
 
@@ -124,7 +132,8 @@ class TOKENPASS_EXPORT Outbound {
   // invalid_request (destination not allowed, or a caller is needed and missing);
   // expired (the caller's token has expired: it is never sent on); bad_audience (a
   // token to forward whose `aud` does not name the destination's audience, unless
-  // `forward_any_audience`); http_error or
+  // `forward_any_audience`); bad_binding (a token to forward that is bound, `cnf`: the
+  // next hop would refuse it; exchange it instead); http_error or
   // token_request_refused (no service or exchanged token could be had, as
   // ClientCredentials::token says). Never throws.
   Result<HttpHeaders> headers_for(std::string_view destination,

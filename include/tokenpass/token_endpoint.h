@@ -9,7 +9,8 @@
 //    form-encoded, then Base64; scheme name case-insensitive), `client_secret_post`,
 //    `private_key_jwt` (RFC 7523 §2.2: an assertion signed by one of the client's
 //    registered keys, iss = sub = client_id, aud = the endpoint or the issuer, each jti
-//    once); exactly one method per request. Secrets are stored as PBKDF2 hashes; an
+//    once), `tls_client_auth` and `self_signed_tls_client_auth` (RFC 8705 §2: the
+//    connection's client certificate); exactly one method per request. Secrets are stored as PBKDF2 hashes; an
 //    unknown client costs the same work as a known one; failed attempts are throttled
 //    per client and per peer address (429 with Retry-After and `invalid_request`, as
 //    RFC 6749 has no code of its own for it).
@@ -19,6 +20,7 @@
 //  - every error of RFC 6749 §5.2 and RFC 8693 §2.2.2 with its status, a JSON body and
 //    `WWW-Authenticate` for invalid_client; `Cache-Control: no-store` and `Pragma:
 //    no-cache` on every answer,
+//  - certificate-bound tokens (RFC 8705 §3) for clients that connect with a certificate,
 //  - RFC 8414 metadata listing only what is configured.
 // Issued tokens are JWT access tokens (RFC 9068): iss, sub, aud, client_id, scope, iat,
 // exp, jti, signed with the endpoint's key; their header typ is configurable.
@@ -37,6 +39,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tokenpass/binding.h"
 #include "tokenpass/client_credentials.h"
 #include "tokenpass/error.h"
 #include "tokenpass/export.h"
@@ -71,8 +74,20 @@ struct ClientRecord {
   std::optional<SecretHash> secret;
   // assertion_keys: the client's public keys, for private_key_jwt.
   std::optional<KeySet> assertion_keys;
+  // tls_client_auth (RFC 8705 §2.1.2): the one identity its CA-issued certificate must
+  // carry: a URI SAN (e.g. a SPIFFE ID), a DNS SAN, or the subject (RFC 2253 form).
+  std::string tls_client_auth_san_uri;
+  std::string tls_client_auth_san_dns;
+  std::string tls_client_auth_subject_dn;
+  // self_signed_thumbprints (RFC 8705 §2.2): the x5t#S256 of each certificate it may
+  // present for self_signed_tls_client_auth.
+  std::vector<std::string> self_signed_thumbprints;
+  // certificate_bound_tokens (RFC 8705 §3): a token issued over a connection with a
+  // client certificate is bound to it (`cnf.x5t#S256`).
+  bool certificate_bound_tokens = true;
   // auth_methods: how it may authenticate; empty: the secret methods when it has a
-  // secret, private_key_jwt when it has keys.
+  // secret, private_key_jwt when it has keys, tls_client_auth when it names an
+  // identity, self_signed_tls_client_auth when it has thumbprints.
   std::vector<ClientAuth> auth_methods;
   // grant_types: kClientCredentialsGrant and/or kTokenExchangeGrant.
   std::vector<std::string> grant_types{std::string(kClientCredentialsGrant)};
@@ -155,8 +170,13 @@ struct TokenEndpointOptions {
   // Without an actor token the authenticated client is the actor (`act.sub`).
   std::shared_ptr<const Verifier> actor_tokens;
   // auth_methods: the client authentication methods offered (and listed).
+  // The mTLS methods (tls_client_auth, self_signed_tls_client_auth) need a server that
+  // asks for client certificates (make_tls_server): add them when yours does.
   std::vector<ClientAuth> auth_methods{ClientAuth::client_secret_basic, ClientAuth::client_secret_post,
                                        ClientAuth::private_key_jwt};
+  // mtls_endpoint_aliases (RFC 8705 §5): the token endpoint's URL on an mTLS listener,
+  // when it differs from `token_endpoint`; listed in the metadata.
+  std::string mtls_token_endpoint;
   // assertion_replay: where private_key_jwt assertions' jti are recorded; null: a
   // MemoryReplayStore of the endpoint's own (use a shared store with several replicas).
   std::shared_ptr<const ReplayStore> assertion_replay;
@@ -185,6 +205,9 @@ struct TokenEndpointRequest {
   std::string body;
   // remote_address: the peer, for throttling.
   std::string remote_address;
+  // client_certificate: the TLS connection's client certificate (mTLS), for the
+  // tls_client_auth methods and certificate-bound tokens.
+  std::shared_ptr<const PeerCertificate> client_certificate;
 };
 
 struct TokenEndpointResponse {

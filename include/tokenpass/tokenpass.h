@@ -2,6 +2,7 @@
 #pragma once
 
 #include "tokenpass/algorithm.h"  // IWYU pragma: export
+#include "tokenpass/binding.h"    // IWYU pragma: export
 #include "tokenpass/claims.h"     // IWYU pragma: export
 #include "tokenpass/client_credentials.h"  // IWYU pragma: export
 #include "tokenpass/error.h"      // IWYU pragma: export

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tokenpass/algorithm.h"
+#include "tokenpass/binding.h"
 #include "tokenpass/claims.h"
 #include "tokenpass/error.h"
 #include "tokenpass/export.h"
@@ -117,6 +118,11 @@ struct TOKENPASS_EXPORT Policy {
   // default (replay_store_unavailable, 503): turning it on lets replays through while the
   // store is down, which is a choice to make knowingly.
   bool replay_fail_open = false;
+  // require_binding: a token must be bound (`cnf` with `x5t#S256`, RFC 8705 §3, or
+  // `jkt`, RFC 9449) or it is bad_binding. Without it a bound token is still checked
+  // against what the request presents (verify(token, presented)); an unbound one is an
+  // ordinary bearer token.
+  bool require_binding = false;
 
   // any_issuer / any_audience: the explicit way to skip those checks.
   Policy& any_issuer() {
@@ -182,6 +188,14 @@ class TOKENPASS_EXPORT Verifier {
   // look up, insert or drop an entry).
   Result<VerifiedToken> verify(std::string_view compact) const;
 
+  // verify with what the request presents besides the token (binding.h): after every
+  // other rule and before single use, a token whose `cnf` holds `x5t#S256` must name
+  // `presented.certificate_thumbprint` (else bad_binding: another certificate, or none);
+  // a `cnf` with `jkt` (DPoP) is bad_binding here. verify(token) is verify(token, {}):
+  // a bound token is refused there. A `cnf` that is not an object, or an `x5t#S256` or
+  // `jkt` that is not a string, is bad_claim (a claim rule). Thread-safe.
+  Result<VerifiedToken> verify(std::string_view compact, const Presented& presented) const;
+
   // check_claims applies only the claim rules to already-verified claims (the
   // signature is not involved). Thread-safe.
   Result<void> check_claims(const Claims& claims) const;
@@ -193,9 +207,11 @@ class TOKENPASS_EXPORT Verifier {
   TokenCacheStats cache_stats() const;
 
  private:
-  Result<VerifiedToken> verify_unguarded(std::string_view compact) const;
+  Result<VerifiedToken> verify_unguarded(std::string_view compact, const Presented& presented) const;
   Result<void> check_single_use(const Claims& claims) const;
-  Result<VerifiedToken> verify_full(std::string_view compact, std::size_t hash) const;
+  Result<void> check_binding(const Claims& claims, const Presented& presented) const;
+  Result<VerifiedToken> verify_full(std::string_view compact, std::size_t hash,
+                                    const Presented& presented) const;
   std::shared_ptr<const KeySource> keys_;
   Policy policy_;
   JwsVerifyOptions jws_options_;

@@ -18,7 +18,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/bio.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
@@ -534,8 +536,50 @@ inline Result<HttpResponse> exchange(const HttpRequest& request, const Url& url,
 
 // TlsContext: an SSL_CTX for clients (TLS 1.2 or later), trusting the system's store or
 // the given CA file and directory.
-inline std::shared_ptr<SSL_CTX> make_tls_context(const std::string& ca_file,
-                                                 const std::string& ca_dir) {
+// ClientIdentity: the certificate chain and private key a client presents (mTLS), from
+// PEM files or PEM text (the text wins when both are given).
+struct ClientIdentity {
+  std::string cert_file, key_file;
+  std::string cert_pem, key_pem;
+  bool empty() const noexcept {
+    return cert_file.empty() && key_file.empty() && cert_pem.empty() && key_pem.empty();
+  }
+};
+
+// use_identity loads `id` into `ctx`: the leaf and any chain certificates, then the key,
+// which must match. False when anything fails.
+inline bool use_identity(SSL_CTX* ctx, const ClientIdentity& id) {
+  bool ok = false;
+  if (!id.cert_pem.empty() || !id.key_pem.empty()) {
+    std::unique_ptr<BIO, decltype(&BIO_free)> certs(
+        BIO_new_mem_buf(id.cert_pem.data(), static_cast<int>(id.cert_pem.size())), BIO_free);
+    std::unique_ptr<BIO, decltype(&BIO_free)> key(
+        BIO_new_mem_buf(id.key_pem.data(), static_cast<int>(id.key_pem.size())), BIO_free);
+    X509* leaf = certs ? PEM_read_bio_X509(certs.get(), nullptr, nullptr, nullptr) : nullptr;
+    ok = leaf != nullptr && SSL_CTX_use_certificate(ctx, leaf) == 1;
+    X509_free(leaf);
+    while (ok) {
+      X509* extra = PEM_read_bio_X509(certs.get(), nullptr, nullptr, nullptr);
+      if (extra == nullptr) break;
+      if (SSL_CTX_add_extra_chain_cert(ctx, extra) != 1) {  // takes `extra` on success
+        X509_free(extra);
+        ok = false;
+      }
+    }
+    EVP_PKEY* pkey = ok && key ? PEM_read_bio_PrivateKey(key.get(), nullptr, nullptr, nullptr) : nullptr;
+    ok = pkey != nullptr && SSL_CTX_use_PrivateKey(ctx, pkey) == 1;
+    EVP_PKEY_free(pkey);
+  } else {
+    ok = SSL_CTX_use_certificate_chain_file(ctx, id.cert_file.c_str()) == 1 &&
+         SSL_CTX_use_PrivateKey_file(ctx, id.key_file.c_str(), SSL_FILETYPE_PEM) == 1;
+  }
+  ok = ok && SSL_CTX_check_private_key(ctx) == 1;
+  ERR_clear_error();
+  return ok;
+}
+
+inline std::shared_ptr<SSL_CTX> make_tls_context(const std::string& ca_file, const std::string& ca_dir,
+                                                 const ClientIdentity& identity = {}) {
   std::shared_ptr<SSL_CTX> ctx(SSL_CTX_new(TLS_client_method()), SSL_CTX_free);
   if (!ctx) return nullptr;
   SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
@@ -547,6 +591,7 @@ inline std::shared_ptr<SSL_CTX> make_tls_context(const std::string& ca_file,
   } else {
     ok = SSL_CTX_set_default_verify_paths(ctx.get()) == 1;
   }
+  if (ok && !identity.empty()) ok = use_identity(ctx.get(), identity);
   ERR_clear_error();
   return ok ? ctx : nullptr;
 }

@@ -13,6 +13,9 @@
 //  - `add_headers`: puts an `Outbound` policy's headers on a client request.
 //  - `mount_token_endpoint`: serves a `TokenEndpoint` (token endpoint, RFC 8414
 //    metadata, JWKS) on an httplib::Server.
+//  - mTLS: `make_tls_server` (client certificates required and verified against a CA),
+//    `peer_certificate` (the caller's certificate, read once per connection), client
+//    certificates for `HttplibClient`, and `ProtectOptions::allowed_peers`.
 #pragma once
 
 #include <algorithm>
@@ -27,6 +30,7 @@
 #include <httplib.h>
 
 #include "tokenpass/adapters/http_wire.h"
+#include "tokenpass/binding.h"
 #include "tokenpass/http.h"
 #include "tokenpass/propagation.h"
 #include "tokenpass/token_endpoint.h"
@@ -45,6 +49,12 @@ struct HttplibClientOptions {
   // larger, or have more lines, is refused (http_error) without reading the rest.
   std::size_t max_header_bytes = 64 * 1024;
   std::size_t max_header_lines = 100;
+  // The client certificate chain and key presented to servers that ask (mTLS): PEM
+  // files, or PEM text (the text wins). Empty: none.
+  std::string client_cert_file;
+  std::string client_key_file;
+  std::string client_cert_pem;
+  std::string client_key_pem;
 };
 
 // HttplibClient: the HttpClient of this adapter. Each request is one exchange on a new
@@ -59,9 +69,12 @@ struct HttplibClientOptions {
 class HttplibClient final : public HttpClient {
  public:
   explicit HttplibClient(HttplibClientOptions options = {}) : options_(std::move(options)) {
-    tls_ = wire::make_tls_context(options_.ca_cert_file, options_.ca_cert_dir);
-    if (!tls_ && (!options_.ca_cert_file.empty() || !options_.ca_cert_dir.empty())) {
-      throw std::invalid_argument("tokenpass::HttplibClient: the CA file or directory cannot be loaded");
+    wire::ClientIdentity identity{options_.client_cert_file, options_.client_key_file, options_.client_cert_pem,
+                                  options_.client_key_pem};
+    tls_ = wire::make_tls_context(options_.ca_cert_file, options_.ca_cert_dir, identity);
+    if (!tls_ && (!options_.ca_cert_file.empty() || !options_.ca_cert_dir.empty() || !identity.empty())) {
+      throw std::invalid_argument(
+          "tokenpass::HttplibClient: the CA file or directory, or the client certificate and key, cannot be loaded");
     }
   }
 
@@ -110,6 +123,116 @@ inline HeaderLookup headers_of(const httplib::Request& req) {
   return true;
 }
 
+// ---- mTLS -------------------------------------------------------------------------
+
+// peer_certificate: the client certificate of the request's TLS connection (null for
+// plain HTTP or when the client sent none). Read and hashed once per connection: the
+// result is kept with the connection (SSL ex_data) for its later requests.
+inline std::shared_ptr<const PeerCertificate> peer_certificate(const httplib::Request& req) {
+  if (req.ssl == nullptr) return nullptr;
+  using Held = std::shared_ptr<const PeerCertificate>;
+  static const int index = SSL_get_ex_new_index(
+      0, nullptr, nullptr, nullptr,
+      [](void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) { delete static_cast<Held*>(ptr); });  // NOLINT
+  SSL* ssl = const_cast<SSL*>(req.ssl);  // ex_data is the connection's own; httplib serves it on one thread
+  if (index < 0) return nullptr;
+  if (void* held = SSL_get_ex_data(ssl, index)) return *static_cast<Held*>(held);
+  Held out;
+  if (X509* cert = SSL_get1_peer_certificate(ssl)) {
+    unsigned char* der = nullptr;
+    const int len = i2d_X509(cert, &der);
+    if (len > 0) {
+      auto read = PeerCertificate::from_der(std::string_view(reinterpret_cast<const char*>(der), std::size_t(len)));
+      if (read) {
+        read->verified = SSL_get_verify_result(ssl) == X509_V_OK;
+        out = std::make_shared<const PeerCertificate>(std::move(*read));
+      }
+      OPENSSL_free(der);
+    }
+    X509_free(cert);
+  }
+  ERR_clear_error();
+  auto* held = new Held(out);
+  if (SSL_set_ex_data(ssl, index, held) != 1) delete held;
+  return out;
+}
+
+// ClientCertificates: what a TLS server asks of its clients.
+enum class ClientCertificates {
+  required,    // a certificate that chains to the client CA, or no handshake (the default)
+  optional,    // asked for and verified when sent; requests without one are served
+  unverified,  // asked for, taken without verifying (RFC 8705 §2.2 self-signed clients):
+               // PeerCertificate::verified says whether it chained to the client CA
+};
+
+struct TlsServerOptions {
+  // The server's certificate chain and private key: PEM files, or PEM text (the text
+  // wins).
+  std::string cert_file, key_file;
+  std::string cert_pem, key_pem;
+  // client_ca_file / client_ca_pem: the CA certificates client certificates must chain
+  // to (required unless client_certificates is unverified).
+  std::string client_ca_file;
+  std::string client_ca_pem;
+  ClientCertificates client_certificates = ClientCertificates::required;
+};
+
+// make_tls_server: a cpp-httplib SSLServer with TLS 1.2 or later that authenticates its
+// clients by certificate as `options` say (mutual TLS). A client without an acceptable
+// certificate fails the handshake (required) and never reaches a handler. Throws
+// std::invalid_argument when a certificate, key or CA cannot be loaded, or the key
+// does not match.
+inline std::unique_ptr<httplib::SSLServer> make_tls_server(const TlsServerOptions& options) {
+  const bool verify = options.client_certificates != ClientCertificates::unverified;
+  if (verify && options.client_ca_file.empty() && options.client_ca_pem.empty()) {
+    throw std::invalid_argument("tokenpass::make_tls_server: no client CA");
+  }
+  auto server = std::make_unique<httplib::SSLServer>([&options, verify](SSL_CTX& ctx) {
+    SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION);
+    if (!wire::use_identity(&ctx, wire::ClientIdentity{options.cert_file, options.key_file, options.cert_pem,
+                                                       options.key_pem})) {
+      return false;
+    }
+    bool ok = true;
+    if (!options.client_ca_pem.empty()) {
+      std::unique_ptr<BIO, decltype(&BIO_free)> bio(
+          BIO_new_mem_buf(options.client_ca_pem.data(), static_cast<int>(options.client_ca_pem.size())), BIO_free);
+      X509_STORE* store = SSL_CTX_get_cert_store(&ctx);
+      int added = 0;
+      while (bio) {
+        X509* ca = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr);
+        if (ca == nullptr) break;
+        if (X509_STORE_add_cert(store, ca) == 1) ++added;
+        SSL_CTX_add_client_CA(&ctx, ca);
+        X509_free(ca);
+      }
+      ok = added > 0;
+    } else if (!options.client_ca_file.empty()) {
+      ok = SSL_CTX_load_verify_locations(&ctx, options.client_ca_file.c_str(), nullptr) == 1;
+      if (ok) SSL_CTX_set_client_CA_list(&ctx, SSL_load_client_CA_file(options.client_ca_file.c_str()));
+    }
+    switch (options.client_certificates) {
+      case ClientCertificates::required:
+        SSL_CTX_set_verify(&ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+        break;
+      case ClientCertificates::optional:
+        SSL_CTX_set_verify(&ctx, SSL_VERIFY_PEER, nullptr);
+        break;
+      case ClientCertificates::unverified:
+        // Any certificate is taken; the verification result is still recorded
+        // (SSL_get_verify_result), so PeerCertificate::verified tells the two apart.
+        SSL_CTX_set_verify(&ctx, SSL_VERIFY_PEER, [](int, X509_STORE_CTX*) { return 1; });
+        break;
+    }
+    ERR_clear_error();
+    return ok || !verify;
+  });
+  if (!server->is_valid()) {
+    throw std::invalid_argument("tokenpass::make_tls_server: the certificate, key or client CA cannot be loaded");
+  }
+  return server;
+}
+
 struct ProtectOptions {
   // realm: the `realm` of the WWW-Authenticate challenge.
   std::string realm = "api";
@@ -120,6 +243,10 @@ struct ProtectOptions {
   bool with_description = false;
   // on_reject: called with each rejection, for logging (never gets the token).
   std::function<void(const httplib::Request&, const Error&)> on_reject;
+  // allowed_peers: when not empty, only callers whose verified client certificate has
+  // one of these identities (a URI SAN such as "spiffe://shop/billing", or a DNS SAN)
+  // get through; others are 403 peer_not_allowed before any token is looked at.
+  std::vector<std::string> allowed_peers;
 };
 
 using ProtectedHandler =
@@ -137,12 +264,24 @@ inline void reject_request(httplib::Response& res, const Error& e, const std::st
   res.set_content("{\"error\":\"" + std::string(to_string(e.code)) + "\"}", "application/json");
 }
 
-// authorize_request: the request's tokens resolved and verified with `resolver`, and
-// `options.scopes` checked (on the user token, or without one on the service token).
+// authorize_request: the caller's certificate checked against `options.allowed_peers`,
+// the request's tokens resolved and verified with `resolver` (bound tokens against the
+// connection's client certificate), and `options.scopes` checked (on the user token,
+// or without one on the service token).
 inline Result<RequestContext> authorize_request(const TokenResolver& resolver,
                                                 const httplib::Request& req,
                                                 const ProtectOptions& options) {
-  auto ctx = resolver.resolve(headers_of(req));
+  const auto peer = peer_certificate(req);
+  if (!options.allowed_peers.empty()) {
+    const bool allowed = peer && peer->verified &&
+                         std::any_of(options.allowed_peers.begin(), options.allowed_peers.end(),
+                                     [&](const std::string& id) { return peer->has_identity(id); });
+    if (!allowed) {
+      return make_error(errc::peer_not_allowed,
+                        peer ? "the caller's certificate is not on the route's allow list" : "no client certificate");
+    }
+  }
+  auto ctx = resolver.resolve(headers_of(req), peer.get());
   if (ctx) {
     const VerifiedToken* subject = ctx->user() ? ctx->user() : ctx->service();
     for (const auto& scope : options.scopes) {
@@ -257,6 +396,7 @@ inline void mount_token_endpoint(httplib::Server& server, std::shared_ptr<const 
     in.method = req.method;
     in.body = std::move(body);
     in.remote_address = req.remote_addr;
+    in.client_certificate = peer_certificate(req);
     for (const auto& [k, v] : req.headers) in.headers.emplace_back(k, v);
     TokenEndpointResponse out = endpoint->handle(in);
     res.status = out.status;

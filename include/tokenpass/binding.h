@@ -1,0 +1,61 @@
+// tokenpass/binding.h: who is calling, by certificate, and tokens bound to it (RFC 8705).
+//  - `PeerCertificate`: what a service needs of a (verified) client certificate: its
+//    subject, its DNS and URI SANs (SPIFFE IDs such as spiffe://shop/billing) and its
+//    SHA-256 thumbprint, computed once per connection by the adapters.
+//  - `Presented`: what a request proves besides its token; `Verifier::verify(token,
+//    presented)` checks a bound token's `cnf` against it (errc::bad_binding).
+//  - `bind_to_certificate`: the issuing side, `cnf: {"x5t#S256": ...}` on a token.
+// A certificate-bound token is worth nothing without the client's private key: a stolen
+// copy is refused over any other connection. The same holds for forwarding: a service
+// that passes a bound token on to another service cannot use it there (its own
+// certificate differs). Forward nothing bound; exchange it (RFC 8693) for a token meant
+// for the next hop, or call with a service token of your own.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tokenpass/claims.h"
+#include "tokenpass/error.h"
+#include "tokenpass/export.h"
+
+namespace tokenpass {
+
+struct TOKENPASS_EXPORT PeerCertificate {
+  // subject: the subject name in RFC 2253 form ("CN=billing,O=shop").
+  std::string subject;
+  // dns_names / uris: the subjectAltName entries of those types, in order.
+  std::vector<std::string> dns_names;
+  std::vector<std::string> uris;
+  // thumbprint: base64url (unpadded) SHA-256 of the DER certificate: RFC 8705 §3.1
+  // `x5t#S256`.
+  std::string thumbprint;
+  // verified: the TLS stack verified the chain to a trusted CA. False for a certificate
+  // the server took without verifying it (RFC 8705 §2.2 self-signed client
+  // certificates), whose only use is its thumbprint.
+  bool verified = false;
+
+  // from_der / from_pem read an X.509 certificate (for PEM, text before the block is
+  // ignored, RFC 7468 §2); `verified` is left false. Errors: malformed.
+  static Result<PeerCertificate> from_der(std::string_view der);
+  static Result<PeerCertificate> from_pem(std::string_view pem);
+
+  // has_identity: `id` equals one of the URI or DNS SANs (exactly; DNS names compared
+  // case-insensitively).
+  bool has_identity(std::string_view id) const noexcept;
+};
+
+// Presented: what came with a token besides the token itself. Empty means nothing: a
+// bound token is then refused.
+struct Presented {
+  // certificate_thumbprint: `PeerCertificate::thumbprint` of the connection's verified
+  // client certificate.
+  std::string_view certificate_thumbprint;
+};
+
+// bind_to_certificate sets `cnf` to {"x5t#S256": thumbprint} (other confirmation
+// members the builder holds are kept). Returns `claims`.
+TOKENPASS_EXPORT ClaimsBuilder& bind_to_certificate(ClaimsBuilder& claims, std::string_view thumbprint);
+
+}  // namespace tokenpass
