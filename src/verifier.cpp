@@ -242,10 +242,24 @@ struct Confirmation {
 // confirmation_of reads `cnf`; bad_claim for the wrong types.
 Result<Confirmation> confirmation_of(const Claims& claims) {
   const internal::ClaimsData& d = internal::ClaimsAccess::data(claims);
-  // A payload kept as text that never spells "cnf" (nor escapes a character, which
-  // could spell it) has none: no JSON is built for the common, unbound token.
-  if (d.lazy && d.text.find("cnf") == std::string::npos && d.text.find("\\u") == std::string::npos) {
-    return Confirmation{};
+  if (d.lazy) {
+    // A payload the scanner took (strings without escapes): `cnf` and its members are
+    // read from the text, and no JSON is built.
+    const auto cnf = internal::find_member(d.text, "cnf");
+    if (!cnf) return Confirmation{};
+    if (cnf->empty() || cnf->front() != '{') return internal::fail(errc::bad_claim, "\"cnf\" is not an object");
+    Confirmation c;
+    c.present = true;
+    for (const auto& [name, slot] : {std::pair<const char*, std::optional<std::string>*>{"x5t#S256", &c.x5t},
+                                     {"jkt", &c.jkt}}) {
+      const auto m = internal::find_member(*cnf, name);
+      if (!m) continue;
+      if (m->size() < 2 || m->front() != '"') {
+        return internal::fail(errc::bad_claim, std::string("\"cnf.") + name + "\" is not a string");
+      }
+      *slot = std::string(m->substr(1, m->size() - 2));
+    }
+    return c;
   }
   const nlohmann::json& j = d.json();
   const auto it = j.find("cnf");
