@@ -3,9 +3,13 @@
 //   shop_service billing ISSUER_URL PRODUCT_URL [PORT] [--fresh-service-tokens]
 //                                       (client id/secret: billing/billing-secret)
 //   shop_service product ISSUER_URL [PORT] [--replay-store redis://HOST:PORT]
+//   any of them [--tls DIR]
 // Prints "listening URL" and serves until SIGINT or SIGTERM. With --replay-store, every
 // product replica given the same Redis accepts each service token once; billing then
-// needs --fresh-service-tokens (a new token for every call).
+// needs --fresh-service-tokens (a new token for every call). With --tls DIR, the service
+// runs on mTLS with DIR/ca.pem, DIR/ROLE.pem and DIR/ROLE.key (scripts/demo.sh makes
+// them): HTTPS, callers' certificates from that CA (the gateway's users need none), its
+// own calls with its certificate, and service tokens bound to it (RFC 8705).
 #include <csignal>
 #include <cstdio>
 #include <stdexcept>
@@ -24,10 +28,13 @@ int main(int argc_in, char** argv_in) {
   std::vector<char*> positional;
   bool fresh = false;
   std::string replay_store;
+  std::string tls_dir;
   for (int i = 0; i < argc_in; ++i) {
     const std::string a = argv_in[i];
     if (a == "--fresh-service-tokens") {
       fresh = true;
+    } else if (a == "--tls" && i + 1 < argc_in) {
+      tls_dir = argv_in[++i];
     } else if (a == "--replay-store" && i + 1 < argc_in) {
       replay_store = argv_in[++i];
     } else {
@@ -42,7 +49,8 @@ int main(int argc_in, char** argv_in) {
     std::fprintf(stderr,
                  "usage: shop_service gateway ISSUER BILLING_URL [PORT]\n"
                  "       shop_service billing ISSUER PRODUCT_URL [PORT]\n"
-                 "       shop_service product ISSUER [PORT]\n");
+                 "       shop_service product ISSUER [PORT]\n"
+                 "  options: --tls DIR, --fresh-service-tokens (billing), --replay-store URL (product)\n");
     return 2;
   }
   const int port = argc > needed ? std::stoi(argv[needed]) : 0;
@@ -54,7 +62,8 @@ int main(int argc_in, char** argv_in) {
 
   std::unique_ptr<shop::Server> server;
   try {
-    const shop::Trust trust = shop::Trust::connect(argv[2]);
+    const shop::Trust trust =
+        shop::Trust::connect(argv[2], tls_dir.empty() ? shop::Tls{} : shop::Tls::in(tls_dir, role));
     if (role == "gateway") server = std::make_unique<shop::Gateway>(trust, argv[3]);
     if (role == "billing") {
       server = std::make_unique<shop::Billing>(trust, argv[3], "billing", "billing-secret", fresh);

@@ -89,8 +89,13 @@ Result<PeerCertificate> PeerCertificate::from_pem(std::string_view pem) {
 }
 
 bool PeerCertificate::has_identity(std::string_view id) const noexcept {
-  for (const auto& u : uris) {
-    if (u == id) return true;
+  // A URI has a scheme (and so a ':'); a DNS name never does: each is compared only with
+  // SANs of its own type, so that a DNS SAN spelled like a URI matches nothing.
+  if (id.find(':') != std::string_view::npos) {
+    for (const auto& u : uris) {
+      if (u == id) return true;
+    }
+    return false;
   }
   for (const auto& d : dns_names) {
     if (iequals(d, id)) return true;

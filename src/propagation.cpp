@@ -96,6 +96,15 @@ TokenResolver::TokenResolver(std::shared_ptr<const Verifier> user_verifier,
   }
 }
 
+namespace {
+// is_bound: `cnf` holds a member tokenpass checks (x5t#S256, jkt); others are not a
+// binding here, as Verifier treats them.
+bool is_bound(const Claims& claims) {
+  const auto cnf = claims.get("cnf");
+  return cnf && cnf->is_object() && (cnf->contains("x5t#S256") || cnf->contains("jkt"));
+}
+}  // namespace
+
 Result<RequestContext> TokenResolver::resolve(const HeaderLookup& headers, const PeerCertificate* peer) const {
   try {
     RequestContext ctx;
@@ -206,7 +215,7 @@ Result<HttpHeaders> Outbound::headers_for(std::string_view destination,
     const bool forwards = mode_ == Mode::forward || mode_ == Mode::forward_and_service_token;
     // A bound token (RFC 8705, RFC 9449) proves nothing without its holder's key: the
     // next hop would refuse it. Exchange it instead (Outbound::exchange).
-    if (forwards && caller->claims().contains("cnf")) {
+    if (forwards && is_bound(caller->claims())) {
       return make_error(errc::bad_binding, "the caller's token is bound (cnf) and cannot be forwarded; exchange it");
     }
     if (forwards && !dest.forward_any_audience) {

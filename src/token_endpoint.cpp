@@ -273,12 +273,28 @@ std::optional<ClientRecord> MemoryClientRegistry::find(std::string_view client_i
 // ---- FailureThrottle ---------------------------------------------------------------
 
 FailureThrottle::FailureThrottle(std::size_t limit, std::chrono::seconds window, std::size_t max_keys)
-    : limit_(limit), window_(window), max_keys_(max_keys) {}
+    : limit_(limit), window_(window), max_keys_(max_keys) {
+  if (max_keys_ == 0) throw std::invalid_argument("tokenpass::FailureThrottle: max_keys must be positive");
+}
+
+bool FailureThrottle::attempt(const std::string& key, std::chrono::system_clock::time_point now,
+                              std::chrono::seconds* retry_after) {
+  if (limit_ == 0) return true;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (blocked_locked(key, now, retry_after)) return false;
+  failed_locked(key, now);
+  return true;
+}
 
 bool FailureThrottle::blocked(const std::string& key, std::chrono::system_clock::time_point now,
                               std::chrono::seconds* retry_after) {
   if (limit_ == 0) return false;
   std::lock_guard<std::mutex> lock(mu_);
+  return blocked_locked(key, now, retry_after);
+}
+
+bool FailureThrottle::blocked_locked(const std::string& key, std::chrono::system_clock::time_point now,
+                                     std::chrono::seconds* retry_after) {
   const auto it = failures_.find(key);
   if (it == failures_.end()) return false;
   auto& times = it->second;
@@ -299,11 +315,15 @@ void FailureThrottle::forgive(const std::string& key) {
 void FailureThrottle::failed(const std::string& key, std::chrono::system_clock::time_point now) {
   if (limit_ == 0) return;
   std::lock_guard<std::mutex> lock(mu_);
+  failed_locked(key, now);
+}
+
+void FailureThrottle::failed_locked(const std::string& key, std::chrono::system_clock::time_point now) {
   if (failures_.size() >= max_keys_ && failures_.find(key) == failures_.end()) {
     for (auto it = failures_.begin(); it != failures_.end();) {
       it = it->second.empty() || it->second.back() + window_ <= now ? failures_.erase(it) : std::next(it);
     }
-    if (failures_.size() >= max_keys_) {
+    if (!failures_.empty() && failures_.size() >= max_keys_) {
       // Still full: forget the key whose latest failure is the oldest.
       auto oldest = failures_.begin();
       for (auto it = failures_.begin(); it != failures_.end(); ++it) {
@@ -386,6 +406,13 @@ struct TokenEndpoint::State {
     return f;
   }
 
+  Failure throttled(const std::string& id, const TokenEndpointRequest& req, std::chrono::seconds wait) const {
+    log("token endpoint: throttled client " + printable(id) + " from " + printable(req.remote_address));
+    Failure f = fail("invalid_request", "too many failed attempts; retry later", 429);
+    f.headers.emplace_back("Retry-After", std::to_string(wait.count()));
+    return f;
+  }
+
   // authenticate: the client, by exactly one method (RFC 6749 §2.3).
   std::variant<ClientRecord, Failure> authenticate(const TokenEndpointRequest& req, const Form& form) const {
     std::vector<std::string> authorization;
@@ -446,19 +473,19 @@ struct TokenEndpoint::State {
     if (id.empty()) return invalid_client("no client_id", scheme);
 
     const auto now = opt.clock();
-    const std::string name_key = throttle_key("client:", id);
+    // The per-client count guards secrets only: a client that authenticates by
+    // certificate or assertion has nothing to guess, and must not be locked out by
+    // someone guessing a secret for its name. Counted as failed before the secret is
+    // hashed, in one step with the check, so that concurrent guesses cannot pass the
+    // limit meanwhile; taken back when it matches.
+    const std::string name_key = throttle_key("secret:", id);
     const std::string addr_key = throttle_key("addr:", req.remote_address);
     std::chrono::seconds wait{0};
-    if (by_client.blocked(name_key, now, &wait) || by_address.blocked(addr_key, now, &wait)) {
-      log("token endpoint: throttled client " + printable(id) + " from " + printable(req.remote_address));
-      Failure f = fail("invalid_request", "too many failed attempts; retry later", 429);
-      f.headers.emplace_back("Retry-After", std::to_string(wait.count()));
-      return f;
+    if (!by_client.attempt(name_key, now, &wait)) return throttled(id, req, wait);
+    if (!by_address.attempt(addr_key, now, &wait)) {
+      by_client.forgive(name_key);
+      return throttled(id, req, wait);
     }
-    // Counted as failed before the secret is hashed, so that concurrent guesses cannot
-    // pass the limit meanwhile; taken back when it matches.
-    by_client.failed(name_key, now);
-    by_address.failed(addr_key, now);
     auto client = find_client(id);
     const bool usable = client && has_method(methods_of(*client), method);
     const bool matched = check_secret(usable ? &*client : nullptr, secret);
@@ -474,15 +501,11 @@ struct TokenEndpoint::State {
                                                                const Form& form) const {
     const PeerCertificate& cert = *req.client_certificate;
     const std::string id = form.one("client_id");
+    // Per address only, as for assertions: a certificate cannot be guessed.
     const auto now = opt.clock();
-    const std::string name_key = throttle_key("client:", id);
     const std::string addr_key = throttle_key("addr:", req.remote_address);
     std::chrono::seconds wait{0};
-    if (by_client.blocked(name_key, now, &wait) || by_address.blocked(addr_key, now, &wait)) {
-      Failure f = fail("invalid_request", "too many failed attempts; retry later", 429);
-      f.headers.emplace_back("Retry-After", std::to_string(wait.count()));
-      return f;
-    }
+    if (by_address.blocked(addr_key, now, &wait)) return throttled(id, req, wait);
     auto client = find_client(id);
     bool ok = false;
     if (client) {
@@ -501,7 +524,6 @@ struct TokenEndpoint::State {
       }
     }
     if (!ok) {
-      by_client.failed(name_key, now);
       by_address.failed(addr_key, now);
       log("token endpoint: client " + printable(id) + ": its certificate (" + printable(cert.subject) +
           ") does not authenticate it");
@@ -530,20 +552,13 @@ struct TokenEndpoint::State {
     if (form.has("client_id") && form.one("client_id") != id) {
       return invalid_client("client_id differs from the assertion's sub");
     }
+    // Throttled per address only: there is no secret to guess, and a per-client count
+    // would let anyone lock the client out with forged assertions.
     const auto now = opt.clock();
-    const std::string name_key = throttle_key("client:", id);
     const std::string addr_key = throttle_key("addr:", req.remote_address);
     std::chrono::seconds wait{0};
-    if (by_client.blocked(name_key, now, &wait) || by_address.blocked(addr_key, now, &wait)) {
-      log("token endpoint: throttled client " + printable(id) + " from " + printable(req.remote_address));
-      Failure f = fail("invalid_request", "too many failed attempts; retry later", 429);
-      f.headers.emplace_back("Retry-After", std::to_string(wait.count()));
-      return f;
-    }
-    const auto refused = [&] {
-      by_client.failed(name_key, now);
-      by_address.failed(addr_key, now);
-    };
+    if (by_address.blocked(addr_key, now, &wait)) return throttled(id, req, wait);
+    const auto refused = [&] { by_address.failed(addr_key, now); };
     auto client = find_client(id);
     if (!client || !has_method(methods_of(*client), ClientAuth::private_key_jwt) || !client->assertion_keys) {
       refused();
@@ -561,6 +576,15 @@ struct TokenEndpoint::State {
     try {
       const Verifier v(*client->assertion_keys, p);
       auto checked = v.verify(assertion);
+      if (!checked && (checked.error().code == errc::replay_store_unavailable ||
+                       checked.error().code == errc::internal_error)) {
+        // Our trouble, not the client's: nothing is counted against it.
+        log("token endpoint: client " + printable(id) + ": assertion not checked: " +
+            std::string(to_string(checked.error().code)));
+        return checked.error().code == errc::replay_store_unavailable
+                   ? fail("temporarily_unavailable", "the assertion's jti cannot be recorded now; retry", 503)
+                   : fail("server_error", "the assertion could not be checked", 500);
+      }
       if (!checked) {
         refused();
         log("token endpoint: client " + printable(id) + ": assertion refused: " +
@@ -854,8 +878,11 @@ TokenEndpoint::TokenEndpoint(Key signing_key, std::shared_ptr<const ClientRegist
     }
     doc["token_endpoint_auth_signing_alg_values_supported"] = algs;
   }
-  // RFC 8705 §3.3, §5.
-  doc["tls_client_certificate_bound_access_tokens"] = true;
+  // RFC 8705 §3.3, §5: where clients come with certificates, their tokens are bound.
+  if (has_method(s.opt.auth_methods, ClientAuth::tls_client_auth) ||
+      has_method(s.opt.auth_methods, ClientAuth::self_signed_tls_client_auth) || !s.opt.mtls_token_endpoint.empty()) {
+    doc["tls_client_certificate_bound_access_tokens"] = true;
+  }
   if (!s.opt.mtls_token_endpoint.empty()) {
     doc["mtls_endpoint_aliases"] = {{"token_endpoint", s.opt.mtls_token_endpoint}};
   }

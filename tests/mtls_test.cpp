@@ -346,6 +346,14 @@ TEST_CASE("binding: verify without a certificate, cnf types, DPoP-bound and forw
   CHECK(verifier.verify(make({{"jkt", 7}})).error().code == errc::bad_claim);
   CHECK(verifier.verify(make({{"jkt", "abc"}})).error().code == errc::bad_binding);
   CHECK(verifier.verify(make({{"other", "x"}})));  // members tokenpass does not know are not checked
+  {
+    // ... and such a token is not bound for Outbound either.
+    auto other = verifier.verify(make({{"other", "x"}}));
+    REQUIRE(other);
+    tokenpass::Outbound fwd = tokenpass::Outbound::forward();
+    fwd.allow("product", {"product", {}});
+    CHECK(fwd.headers_for("product", *other));
+  }
   // Written with an escape, "cnf" is still found.
   const std::string escaped = tokenpass::sign_jws(key, R"({"iss":"https://tokens.test","aud":"product","exp":)" +
                                                             std::to_string(std::time(nullptr) + 60) +
@@ -377,6 +385,7 @@ TEST_CASE("PeerCertificate reads PEM and DER and refuses anything else", "[bindi
   CHECK(cert->has_identity("GATEWAY.shop.internal"));
   CHECK_FALSE(cert->has_identity("spiffe://shop/billing"));
   CHECK_FALSE(cert->has_identity("SPIFFE://shop/gateway"));  // URIs exactly
+  CHECK_FALSE(cert->has_identity("gateway"));                 // the CN is no SAN
   CHECK_FALSE(cert->verified);
   CHECK(tokenpass::PeerCertificate::from_pem("no certificate").error().code == errc::malformed);
   CHECK(tokenpass::PeerCertificate::from_der("\x30\x03\x02\x01\x01").error().code == errc::malformed);

@@ -686,6 +686,58 @@ TEST_CASE("token endpoint: failures below the limit do not throttle, and a succe
   for (int i = 0; i < 3; ++i) check_token(f, f.post_basic("svc-a", "secret-a", cc()));
 }
 
+TEST_CASE("token endpoint: guesses at a secret do not lock out a client that authenticates by assertion",
+          "[token_endpoint]") {
+  Fixture f([](Fixture&, TokenEndpointOptions& o) { o.throttle_per_client = 3; });
+  // Someone guesses secrets (and forges nothing) in jwt-client's name.
+  for (int i = 0; i < 5; ++i) {
+    const auto r = f.post_basic("jwt-client", "guess-" + std::to_string(i), cc());
+    CHECK((r.status == 401 || r.status == 429));
+  }
+  // The real client, by assertion, is not locked out.
+  check_token(f, f.post_assertion(Fixture::sign(f.assertion_key, f.assertion_claims())));
+}
+
+namespace {
+// DownStore: a replay store that cannot answer (a Redis outage).
+class DownStore final : public tokenpass::ReplayStore {
+ public:
+  tokenpass::Result<void> first_use(std::string_view, std::string_view,
+                                    std::chrono::system_clock::time_point) const override {
+    return tokenpass::make_error(tokenpass::errc::replay_store_unavailable, "down");
+  }
+};
+}  // namespace
+
+TEST_CASE("token endpoint: a replay store outage is 503 for an assertion, not invalid_client", "[token_endpoint]") {
+  Fixture f([](Fixture&, TokenEndpointOptions& o) {
+    o.assertion_replay = std::make_shared<DownStore>();
+    o.throttle_per_address = 2;
+  });
+  for (int i = 0; i < 3; ++i) {  // nothing counted against the client or its address
+    const auto r = f.post_assertion(Fixture::sign(f.assertion_key, f.assertion_claims()));
+    check_error(r, 503, "temporarily_unavailable");
+  }
+  check_token(f, f.post_basic("svc-a", "secret-a", cc()));
+}
+
+TEST_CASE("FailureThrottle: attempt counts in one step, and max_keys 0 is refused", "[token_endpoint]") {
+  CHECK_THROWS_AS(tokenpass::FailureThrottle(5, 60s, 0), std::invalid_argument);
+  tokenpass::FailureThrottle t(2, 60s, 1);
+  const auto now = std::chrono::system_clock::now();
+  CHECK(t.attempt("a", now));
+  CHECK(t.attempt("a", now));
+  std::chrono::seconds wait{0};
+  CHECK_FALSE(t.attempt("a", now, &wait));
+  CHECK(wait.count() >= 1);
+  t.forgive("a");
+  CHECK(t.attempt("a", now));
+  // One key at most: a new key pushes the old one out, and never crashes.
+  CHECK(t.attempt("b", now));
+  CHECK(t.attempt("a", now));
+  CHECK(t.attempt("a", now + 61s));
+}
+
 // ---- 9. targets ----------------------------------------------------------------------
 
 TEST_CASE("token endpoint: audience and resource are checked against the client's registration",

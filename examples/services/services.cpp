@@ -62,26 +62,39 @@ void reject(httplib::Response& res, const tokenpass::Error& e, const std::string
 
 // ---- Server ----------------------------------------------------------------------
 
+Server::Server(const Tls& tls, tokenpass::ClientCertificates callers) : tls_(tls.on()) {
+  if (!tls.on()) {
+    http_ = std::make_unique<httplib::Server>();
+    return;
+  }
+  tokenpass::TlsServerOptions o;
+  o.cert_file = tls.cert;
+  o.key_file = tls.key;
+  o.client_ca_file = tls.ca;
+  o.client_certificates = callers;
+  http_ = tokenpass::make_tls_server(o);
+}
+
 Server::~Server() { stop(); }
 
 bool Server::start(int port) {
   // A hostile client must not make a service buffer more than this before a handler
   // (and its token check) runs; the shop's requests are a few hundred bytes.
-  http_.set_payload_max_length(64 * 1024);
-  http_.set_read_timeout(5, 0);
-  http_.set_write_timeout(5, 0);
+  http_->set_payload_max_length(64 * 1024);
+  http_->set_read_timeout(5, 0);
+  http_->set_write_timeout(5, 0);
   if (port == 0) {
-    port_ = http_.bind_to_any_port("127.0.0.1");
+    port_ = http_->bind_to_any_port("127.0.0.1");
   } else {
-    port_ = http_.bind_to_port("127.0.0.1", port) ? port : -1;
+    port_ = http_->bind_to_port("127.0.0.1", port) ? port : -1;
   }
   if (port_ <= 0) return false;
-  thread_ = std::thread([this] { http_.listen_after_bind(); });
+  thread_ = std::thread([this] { http_->listen_after_bind(); });
   return true;
 }
 
 void Server::stop() {
-  http_.stop();
+  if (http_) http_->stop();
   if (thread_.joinable()) thread_.join();
 }
 
@@ -130,7 +143,12 @@ TokenServiceConfig TokenServiceConfig::from_json(const json& j) {
       if (!keys) throw std::runtime_error("client " + client.id + ": jwks: " + keys.error().detail);
       client.jwks = std::move(*keys);
     }
+    client.tls_client_auth_san_uri = k.value("tls_client_auth_san_uri", "");
     c.clients.push_back(std::move(client));
+  }
+  if (j.contains("tls")) {
+    const auto& t = j.at("tls");
+    c.tls = Tls{t.at("ca").get<std::string>(), t.at("cert").get<std::string>(), t.at("key").get<std::string>()};
   }
   return c;
 }
@@ -143,6 +161,7 @@ std::shared_ptr<const tokenpass::ClientRegistry> TokenServiceConfig::registry() 
     if (!c.hash.empty()) r.secret = tokenpass::SecretHash{c.salt, c.hash, iterations};
     r.assertion_keys = c.jwks;
     r.auth_methods = c.auth_methods;
+    r.tls_client_auth_san_uri = c.tls_client_auth_san_uri;
     r.scopes = c.scopes;
     r.audiences = c.audiences;
     if (c.may_exchange) r.grant_types.emplace_back(tokenpass::kTokenExchangeGrant);
@@ -153,7 +172,10 @@ std::shared_ptr<const tokenpass::ClientRegistry> TokenServiceConfig::registry() 
 }
 
 TokenService::TokenService(TokenServiceConfig config, tokenpass::Key signing_key, tokenpass::Clock clock)
-    : config_(std::move(config)), key_(std::move(signing_key)), clock_(std::move(clock)) {
+    : Server(config.tls, tokenpass::ClientCertificates::optional),  // users log in without one
+      config_(std::move(config)),
+      key_(std::move(signing_key)),
+      clock_(std::move(clock)) {
   if (!clock_) clock_ = [] { return std::chrono::system_clock::now(); };
 }
 
@@ -173,6 +195,7 @@ bool TokenService::start(int port) {
   o.client_credentials_typ = "svc+jwt";  // a service's own token: never taken for a user's
   o.subject_tokens = std::make_shared<const tokenpass::Verifier>(tokenpass::KeySet({key_.public_key().value()}), users);
   o.unknown_client_iterations = config_.iterations;
+  if (config_.tls.on()) o.auth_methods.push_back(tokenpass::ClientAuth::tls_client_auth);
   o.clock = clock_;
   o.log = [this](const std::string& line) { log("token service: " + line.substr(line.find(':') + 2)); };
   endpoint_ = std::make_shared<const tokenpass::TokenEndpoint>(key_, config_.registry(), o);
@@ -184,8 +207,8 @@ bool TokenService::start(int port) {
   // repository and older clients look there.
   tokenpass::TokenEndpointMountOptions mount;
   mount.openid_configuration = true;
-  tokenpass::mount_token_endpoint(http_, endpoint_, mount);
-  http_.Post("/login", [this](const httplib::Request& req, httplib::Response& res) { login(req, res); });
+  tokenpass::mount_token_endpoint(*http_, endpoint_, mount);
+  http_->Post("/login", [this](const httplib::Request& req, httplib::Response& res) { login(req, res); });
   return true;
 }
 
@@ -203,13 +226,13 @@ void TokenService::login(const httplib::Request& req, httplib::Response& res) {
   const std::string address = "addr:" + req.remote_addr;
   std::chrono::seconds wait{0};
   const auto now = clock_();
-  if (by_name_.blocked(key, now, &wait) || by_address_.blocked(address, now, &wait)) {
+  const bool name_ok = by_name_.attempt(key, now, &wait);
+  if (!name_ok || !by_address_.attempt(address, now, &wait)) {
+    if (name_ok) by_name_.forgive(key);
     log("token service: throttled " + key + " from " + req.remote_addr);
     res.set_header("Retry-After", std::to_string(wait.count()));
     return oauth_error(res, 429, "invalid_request", "too many failed attempts; retry later");
   }
-  by_name_.failed(key, now);
-  by_address_.failed(address, now);
   const TokenServiceConfig::User* user = nullptr;
   for (const auto& u : config_.users) {
     if (u.name == name) user = &u;
@@ -239,10 +262,17 @@ void TokenService::login(const httplib::Request& req, httplib::Response& res) {
 
 // ---- Trust -------------------------------------------------------------------------
 
-Trust Trust::connect(const std::string& issuer) {
+Trust Trust::connect(const std::string& issuer, const Tls& tls) {
   Trust t;
   t.issuer = issuer;
-  t.http = std::make_shared<tokenpass::HttplibClient>();
+  t.tls = tls;
+  tokenpass::HttplibClientOptions ho;
+  if (tls.on()) {
+    ho.ca_cert_file = tls.ca;
+    ho.client_cert_file = tls.cert;
+    ho.client_key_file = tls.key;
+  }
+  t.http = std::make_shared<tokenpass::HttplibClient>(ho);
   tokenpass::RemoteJwksOptions o;
   o.allow_http = true;  // loopback demo; real deployments use https
   auto keys = tokenpass::RemoteJwks::from_issuer(issuer, o, t.http);
@@ -250,6 +280,20 @@ Trust Trust::connect(const std::string& issuer) {
   t.keys = *keys;
   if (!t.keys->prefetch(5s)) throw std::runtime_error("no JWKS from " + issuer);
   return t;
+}
+
+std::shared_ptr<const tokenpass::ClientCredentials> Trust::credentials(const std::string& client_id,
+                                                                       const std::string& client_secret,
+                                                                       bool fresh_each_call) const {
+  tokenpass::ClientCredentialsOptions cc;
+  cc.token_endpoint = issuer + "/token";
+  cc.client_id = client_id;
+  cc.client_secret = client_secret;
+  // With mTLS the certificate is the credential, and the tokens are bound to it.
+  if (tls.on()) cc.auth = tokenpass::ClientAuth::tls_client_auth;
+  cc.allow_http = !tls.on();
+  cc.fresh_each_call = fresh_each_call;
+  return std::make_shared<const tokenpass::ClientCredentials>(cc, http);
 }
 
 std::shared_ptr<const tokenpass::Verifier> Trust::verifier(const std::string& audience) const {
@@ -264,6 +308,9 @@ std::shared_ptr<const tokenpass::Verifier> Trust::service_verifier(
   tokenpass::Policy p = tokenpass::Policy::access_token_profile({issuer}, {audience});
   p.replay_store = std::move(replay_store);  // set: each service token is accepted once
   p.typ = "svc+jwt";  // a service's own token: never a user's (RFC 8725 §3.12)
+  // With mTLS, service tokens are bound to their service's certificate (RFC 8705): a
+  // stolen one is worthless elsewhere, and an unbound one is not taken.
+  p.require_binding = tls.on();
   p.leeway = 0s;
   p.required_scopes = {scope};
   p.custom_checks.push_back([client_id](const tokenpass::Claims& c) -> tokenpass::Result<void> {
@@ -278,15 +325,11 @@ std::shared_ptr<const tokenpass::Verifier> Trust::service_verifier(
 // ---- Gateway -----------------------------------------------------------------------
 
 Gateway::Gateway(const Trust& trust, std::string billing_url, std::string client_id,
-                 std::string client_secret) {
+                 std::string client_secret)
+    : Server(trust.tls, tokenpass::ClientCertificates::optional) {  // users have no certificate
   const auto http = trust.http;
   const std::string token_service = trust.issuer;
-  tokenpass::ClientCredentialsOptions cc;
-  cc.token_endpoint = trust.issuer + "/token";
-  cc.client_id = std::move(client_id);
-  cc.client_secret = std::move(client_secret);
-  cc.allow_http = true;
-  credentials_ = std::make_shared<const tokenpass::ClientCredentials>(cc, trust.http);
+  credentials_ = trust.credentials(client_id, client_secret);
   auto users = std::make_shared<const tokenpass::TokenResolver>(trust.verifier("gateway"), nullptr);
   // Billing takes a user only together with the gateway's own token: a client cannot
   // skip the gateway.
@@ -294,7 +337,7 @@ Gateway::Gateway(const Trust& trust, std::string billing_url, std::string client
       tokenpass::Outbound::forward_and_service_token(credentials_, "X-MS-TOKEN"));
   outbound->allow("billing", {"billing", {"billing:charge"}});
 
-  http_.Post("/login", [http, token_service](const httplib::Request& req, httplib::Response& res) {
+  http_->Post("/login", [http, token_service](const httplib::Request& req, httplib::Response& res) {
     tokenpass::HttpRequest up;
     up.method = "POST";
     up.url = token_service + "/login";
@@ -308,7 +351,7 @@ Gateway::Gateway(const Trust& trust, std::string billing_url, std::string client
   po.on_reject = [this](const httplib::Request&, const tokenpass::Error& e) {
     log("gateway: rejected: " + std::string(tokenpass::to_string(e.code)) + ": " + e.detail);
   };
-  http_.Post("/orders", tokenpass::protect(
+  http_->Post("/orders", tokenpass::protect(
                             users,
                             [this, http, outbound, billing_url](const httplib::Request& req, httplib::Response& res,
                                                           const tokenpass::RequestContext& ctx) {
@@ -332,14 +375,9 @@ Gateway::Gateway(const Trust& trust, std::string billing_url, std::string client
 // ---- Billing -----------------------------------------------------------------------
 
 Billing::Billing(const Trust& trust, std::string product_url, std::string client_id,
-                 std::string client_secret, bool fresh_service_tokens) {
-  tokenpass::ClientCredentialsOptions cc;
-  cc.token_endpoint = trust.issuer + "/token";
-  cc.client_id = std::move(client_id);
-  cc.client_secret = std::move(client_secret);
-  cc.allow_http = true;
-  cc.fresh_each_call = fresh_service_tokens;
-  credentials_ = std::make_shared<const tokenpass::ClientCredentials>(cc, trust.http);
+                 std::string client_secret, bool fresh_service_tokens)
+    : Server(trust.tls) {
+  credentials_ = trust.credentials(client_id, client_secret, fresh_service_tokens);
   const auto http = trust.http;
   tokenpass::TokenResolverOptions ro;
   ro.require_user = true;
@@ -352,10 +390,12 @@ Billing::Billing(const Trust& trust, std::string product_url, std::string client
   tokenpass::ProtectOptions po;
   po.realm = "billing";
   po.scopes = {"orders:write"};
+  // With mTLS, only the gateway may call /charge, whatever tokens another caller has.
+  if (trust.tls.on()) po.allowed_peers = {"spiffe://shop/gateway"};
   po.on_reject = [this](const httplib::Request&, const tokenpass::Error& e) {
     log("billing: rejected: " + std::string(tokenpass::to_string(e.code)) + ": " + e.detail);
   };
-  http_.Post("/charge", tokenpass::protect(
+  http_->Post("/charge", tokenpass::protect(
                             users,
                             [this, http, outbound, product_url](const httplib::Request& req, httplib::Response& res,
                                                           const tokenpass::RequestContext& ctx) {
@@ -387,7 +427,8 @@ Billing::Billing(const Trust& trust, std::string product_url, std::string client
 
 // ---- Product -----------------------------------------------------------------------
 
-Product::Product(const Trust& trust, std::shared_ptr<const tokenpass::ReplayStore> replay_store) {
+Product::Product(const Trust& trust, std::shared_ptr<const tokenpass::ReplayStore> replay_store)
+    : Server(trust.tls) {
   // Both tokens are required: the user's (audience product) and billing's own.
   tokenpass::TokenResolverOptions ro;
   ro.require_user = true;
@@ -399,7 +440,7 @@ Product::Product(const Trust& trust, std::shared_ptr<const tokenpass::ReplayStor
   po.on_reject = [this](const httplib::Request&, const tokenpass::Error& e) {
     log("product: rejected: " + std::string(tokenpass::to_string(e.code)) + ": " + e.detail);
   };
-  http_.Post("/reserve", tokenpass::protect(
+  http_->Post("/reserve", tokenpass::protect(
                              resolver,
                              [this](const httplib::Request&, httplib::Response& res,
                                     const tokenpass::RequestContext& ctx) {

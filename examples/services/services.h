@@ -36,10 +36,25 @@
 
 namespace shop {
 
-// Server: an httplib server on 127.0.0.1 (port 0: a free one) run on its own thread.
+// Tls: a service's certificate and key and the shop's CA (PEM files). With it, the
+// service serves HTTPS and asks its callers for client certificates from that CA
+// (mTLS), and its own calls present its certificate. Empty: plain HTTP.
+struct Tls {
+  std::string ca, cert, key;
+  bool on() const { return !cert.empty(); }
+  // in: DIR/ca.pem, DIR/NAME.pem, DIR/NAME.key.
+  static Tls in(const std::string& dir, const std::string& name) {
+    return Tls{dir + "/ca.pem", dir + "/" + name + ".pem", dir + "/" + name + ".key"};
+  }
+};
+
+// Server: an httplib server on 127.0.0.1 (port 0: a free one) run on its own thread;
+// with `tls`, an HTTPS server that authenticates callers by certificate as `callers`
+// says (tokenpass::make_tls_server).
 class Server {
  public:
-  Server() = default;
+  explicit Server(const Tls& tls = {},
+                  tokenpass::ClientCertificates callers = tokenpass::ClientCertificates::required);
   virtual ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -47,7 +62,7 @@ class Server {
   bool start(int port = 0);
   void stop();
   int port() const { return port_; }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string url() const { return (tls_ ? "https" : "http") + std::string("://127.0.0.1:") + std::to_string(port_); }
   // set_log: where the service narrates what it checked (the demo prints it).
   void set_log(std::function<void(const std::string&)> log) { log_ = std::move(log); }
 
@@ -55,12 +70,13 @@ class Server {
   void log(const std::string& line) const {
     if (log_) log_(line);
   }
-  httplib::Server http_;
+  std::unique_ptr<httplib::Server> http_;
   std::function<void(const std::string&)> log_;
 
  private:
   std::thread thread_;
   int port_ = 0;
+  bool tls_ = false;
 };
 
 // TokenServiceConfig: users and clients with PBKDF2-hashed secrets (see
@@ -82,6 +98,9 @@ struct TokenServiceConfig {
     // (default: the secret methods); jwks: its public keys, for private_key_jwt.
     std::vector<tokenpass::ClientAuth> auth_methods;
     std::optional<tokenpass::KeySet> jwks;
+    // tls_client_auth_san_uri: the URI SAN (SPIFFE ID) of its client certificate, for
+    // tls_client_auth (RFC 8705 §2.1); tokens it gets over mTLS are bound to it.
+    std::string tls_client_auth_san_uri;
   };
   int iterations = 20000;
   std::vector<std::string> user_audiences;
@@ -90,6 +109,9 @@ struct TokenServiceConfig {
   std::chrono::seconds single_use_token_lifetime{30};
   std::vector<User> users;
   std::vector<Client> clients;
+  // tls: {"ca", "cert", "key"} in the file: serve HTTPS, take client certificates from
+  // that CA (optional: users log in without one), and offer tls_client_auth.
+  Tls tls;
 
   // from_json reads the file format of examples/token_service.json; throws on errors.
   static TokenServiceConfig from_json(const nlohmann::json& j);
@@ -132,10 +154,18 @@ class TokenService : public Server {
 // through discovery, and an RFC 9068 policy for an audience.
 struct Trust {
   std::string issuer;
+  // tls: this service's certificate (mTLS), for its server and its own calls.
+  Tls tls;
   std::shared_ptr<tokenpass::HttpClient> http;
   std::shared_ptr<tokenpass::RemoteJwks> keys;
-  // connect runs discovery and the first JWKS fetch; throws std::runtime_error.
-  static Trust connect(const std::string& issuer);
+  // connect runs discovery and the first JWKS fetch; throws std::runtime_error. With
+  // `tls`, every call presents that certificate and trusts only the shop's CA.
+  static Trust connect(const std::string& issuer, const Tls& tls = {});
+  // credentials: this service's client-credentials client: its certificate
+  // (tls_client_auth, the tokens bound to it) with TLS, else its secret.
+  std::shared_ptr<const tokenpass::ClientCredentials> credentials(const std::string& client_id,
+                                                                  const std::string& client_secret,
+                                                                  bool fresh_each_call = false) const;
   // verifier: user tokens for `audience` (RFC 9068, typ at+jwt).
   std::shared_ptr<const tokenpass::Verifier> verifier(const std::string& audience) const;
   // service_verifier: service tokens (typ svc+jwt) for `audience` from the client

@@ -8,8 +8,11 @@
 // A certificate-bound token is worth nothing without the client's private key: a stolen
 // copy is refused over any other connection. The same holds for forwarding: a service
 // that passes a bound token on to another service cannot use it there (its own
-// certificate differs). Forward nothing bound; exchange it (RFC 8693) for a token meant
-// for the next hop, or call with a service token of your own.
+// certificate differs), and `Outbound` refuses to. Forward nothing bound: call the next
+// hop with a service token of your own, or, as the token's holder (the client with its
+// certificate), exchange it (RFC 8693) for a token meant for the next hop before passing
+// that on. A token endpoint checks a bound subject token against the exchanging
+// client's certificate, so no one else can exchange it.
 #pragma once
 
 #include <string>
@@ -41,16 +44,17 @@ struct TOKENPASS_EXPORT PeerCertificate {
   static Result<PeerCertificate> from_der(std::string_view der);
   static Result<PeerCertificate> from_pem(std::string_view pem);
 
-  // has_identity: `id` equals one of the URI or DNS SANs (exactly; DNS names compared
-  // case-insensitively).
+  // has_identity: `id` with a ':' equals one of the URI SANs exactly; `id` without one
+  // equals one of the DNS SANs, compared case-insensitively.
   bool has_identity(std::string_view id) const noexcept;
 };
 
 // Presented: what came with a token besides the token itself. Empty means nothing: a
 // bound token is then refused.
 struct Presented {
-  // certificate_thumbprint: `PeerCertificate::thumbprint` of the connection's verified
-  // client certificate.
+  // certificate_thumbprint: `PeerCertificate::thumbprint` of the connection's client
+  // certificate. The TLS handshake proved possession of its key, whether or not its
+  // chain was verified: RFC 8705 §3 binds to the certificate itself.
   std::string_view certificate_thumbprint;
 };
 

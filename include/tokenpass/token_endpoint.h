@@ -12,7 +12,8 @@
 //    once), `tls_client_auth` and `self_signed_tls_client_auth` (RFC 8705 §2: the
 //    connection's client certificate); exactly one method per request. Secrets are stored as PBKDF2 hashes; an
 //    unknown client costs the same work as a known one; failed attempts are throttled
-//    per client and per peer address (429 with Retry-After and `invalid_request`, as
+//    per client (secrets only: a certificate or assertion cannot be guessed, and its
+//    client must not be locked out by guesses at a secret) and per peer address (429 with Retry-After and `invalid_request`, as
 //    RFC 6749 has no code of its own for it).
 //  - the client credentials grant (RFC 6749 §4.4) and token exchange (RFC 8693 §2),
 //  - targets named with `audience` (RFC 8693) or `resource` (RFC 8707), each checked
@@ -131,7 +132,13 @@ class TOKENPASS_EXPORT MemoryClientRegistry final : public ClientRegistry {
 // whose failures are all outside the window are dropped first).
 class TOKENPASS_EXPORT FailureThrottle {
  public:
+  // Throws std::invalid_argument for max_keys 0; limit 0 never blocks.
   FailureThrottle(std::size_t limit, std::chrono::seconds window, std::size_t max_keys = 10000);
+  // attempt: in one step, false (and `retry_after`) when `key` is blocked, else its
+  // failure counted ahead (take it back with forgive when the attempt succeeds), so that
+  // concurrent attempts cannot pass the limit between the check and the count.
+  bool attempt(const std::string& key, std::chrono::system_clock::time_point now,
+               std::chrono::seconds* retry_after = nullptr);
   // blocked: `key` is refused at `now`; `retry_after` then says for how long.
   bool blocked(const std::string& key, std::chrono::system_clock::time_point now,
                std::chrono::seconds* retry_after = nullptr);
@@ -142,6 +149,9 @@ class TOKENPASS_EXPORT FailureThrottle {
   void forgive(const std::string& key);
 
  private:
+  bool blocked_locked(const std::string& key, std::chrono::system_clock::time_point now,
+                      std::chrono::seconds* retry_after);
+  void failed_locked(const std::string& key, std::chrono::system_clock::time_point now);
   std::size_t limit_;
   std::chrono::seconds window_;
   std::size_t max_keys_;

@@ -189,6 +189,10 @@ inline std::unique_ptr<httplib::SSLServer> make_tls_server(const TlsServerOption
   }
   auto server = std::make_unique<httplib::SSLServer>([&options, verify](SSL_CTX& ctx) {
     SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION);
+    // Needed with client verification, or a client that resumes a session fails its
+    // handshake ("session id context uninitialized").
+    static const unsigned char kSessionContext[] = "tokenpass";
+    SSL_CTX_set_session_id_context(&ctx, kSessionContext, sizeof kSessionContext - 1);
     if (!wire::use_identity(&ctx, wire::ClientIdentity{options.cert_file, options.key_file, options.cert_pem,
                                                        options.key_pem})) {
       return false;
@@ -244,7 +248,8 @@ struct ProtectOptions {
   // on_reject: called with each rejection, for logging (never gets the token).
   std::function<void(const httplib::Request&, const Error&)> on_reject;
   // allowed_peers: when not empty, only callers whose verified client certificate has
-  // one of these identities (a URI SAN such as "spiffe://shop/billing", or a DNS SAN)
+  // one of these identities (an entry with a ':' is a URI SAN such as
+  // "spiffe://shop/billing", any other a DNS SAN; see PeerCertificate::has_identity)
   // get through; others are 403 peer_not_allowed before any token is looked at.
   std::vector<std::string> allowed_peers;
 };
