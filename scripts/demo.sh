@@ -6,24 +6,35 @@
 # single-use service token of its own (a new one per call). Product runs as two
 # replicas sharing a redis-server (started here, on a free loopback port, no
 # persistence), so a captured service token replayed at the other replica is refused.
-# Then a request with no token, an expired one, one lacking a scope and a forged one,
-# each with the status and WWW-Authenticate it got. Every process it starts is stopped
-# at the end.
+# Everything runs on mTLS: a throwaway CA made at start-up issues one certificate per
+# service (SAN spiffe://shop/NAME); every service-to-service call and the token endpoint
+# authenticate by certificate, and service tokens are bound to their service's
+# certificate (RFC 8705), so a stolen one is refused from any other client, and a client
+# without a valid certificate does not get past the handshake. Then a request with no
+# token, an expired one, one lacking a scope and a forged one, each with the status and
+# WWW-Authenticate it got. Every process it starts is stopped at the end.
+# TOKENPASS_DEMO_BUILD=DIR: use the programs of a build tree made already (the test run
+# does, ctest demo.mtls) instead of building build/demo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/setup.sh
 source scripts/setup.sh
 tokenpass_setup curl
 
-build=build/demo
-echo "building (Release, in $build) ..."
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DTOKENPASS_BUILD_TESTS=OFF \
-  -DTOKENPASS_BUILD_EXAMPLES=ON -DTOKENPASS_BUILD_CLI=ON -DTOKENPASS_WITH_HTTPLIB=ON \
-  -DTOKENPASS_WITH_REDIS=ON >/dev/null
-cmake --build "$build" -j "$(nproc 2>/dev/null || echo 2)" \
-  --target token_service shop_service tokenpass_cli >/dev/null
-bin="$PWD/$build/examples"
-tp="$PWD/$build/tools/tokenpass"
+if [ -n "${TOKENPASS_DEMO_BUILD:-}" ]; then
+  build=$TOKENPASS_DEMO_BUILD
+  echo "using the programs in $build"
+else
+  build=build/demo
+  echo "building (Release, in $build) ..."
+  cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DTOKENPASS_BUILD_TESTS=OFF \
+    -DTOKENPASS_BUILD_EXAMPLES=ON -DTOKENPASS_BUILD_CLI=ON -DTOKENPASS_WITH_HTTPLIB=ON \
+    -DTOKENPASS_WITH_REDIS=ON >/dev/null
+  cmake --build "$build" -j "$(nproc 2>/dev/null || echo 2)" \
+    --target token_service shop_service tokenpass_cli >/dev/null
+fi
+bin="$(cd "$build" && pwd)/examples"
+tp="$(cd "$build" && pwd)/tools/tokenpass"
 
 work=$(mktemp -d)
 pids=()
@@ -71,7 +82,7 @@ call() {
   printf '\n== %s\n' "$title"
   printf '$ curl -X POST %s/orders %s\n' "$gateway" "${token:+-H \"Authorization: Bearer ${token:0:24}...\"}"
   local status
-  status=$(curl -s -o "$work/body" -D "$work/headers" -w '%{http_code}' -X POST \
+  status=$(curl -s "${curl_tls[@]}" -o "$work/body" -D "$work/headers" -w '%{http_code}' -X POST \
     "${auth[@]}" -H 'Content-Type: application/json' -d '{"item":42}' "$gateway/orders")
   echo "  HTTP $status"
   grep -i '^WWW-Authenticate:' "$work/headers" | tr -d '\r' | sed 's/^/  /' || true
@@ -80,12 +91,50 @@ call() {
 }
 
 login() {  # login USER PASSWORD: the access token from the gateway's /login
-  curl -s -X POST -d "username=$1&password=$2" "$gateway/login" |
+  curl -s "${curl_tls[@]}" -X POST -d "username=$1&password=$2" "$gateway/login" |
     /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])'
 }
 
+# A throwaway CA and one certificate per service (EC P-256, one day), plus a "thief":
+# a valid certificate of the shop for a name that is none of the services, and a
+# "stranger" whose certificate no one issued.
+pki="$work/pki"
+mkdir -p "$pki"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+  -subj "/O=shop/CN=shop demo CA" -keyout "$pki/ca.key" -out "$pki/ca.pem" 2>/dev/null
+for name in token_service gateway billing product thief; do
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/O=shop/CN=$name" \
+    -keyout "$pki/$name.key" -out "$pki/$name.csr" 2>/dev/null
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1,URI:spiffe://shop/%s\nextendedKeyUsage=serverAuth,clientAuth\nbasicConstraints=CA:FALSE\n' \
+    "$name" >"$pki/$name.ext"
+  openssl x509 -req -in "$pki/$name.csr" -CA "$pki/ca.pem" -CAkey "$pki/ca.key" -CAcreateserial \
+    -days 1 -extfile "$pki/$name.ext" -out "$pki/$name.pem" 2>/dev/null
+done
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+  -subj "/O=shop/CN=billing" -keyout "$pki/stranger.key" -out "$pki/stranger.pem" 2>/dev/null
+# The token service's configuration: the shop's, plus its certificate and the identity
+# each service client authenticates with (tls_client_auth).
+/usr/bin/python3 - examples/token_service.json "$pki" "$work/token_service.json" <<'PY'
+import json, sys
+config = json.load(open(sys.argv[1]))
+pki = sys.argv[2]
+config["tls"] = {"ca": pki + "/ca.pem", "cert": pki + "/token_service.pem", "key": pki + "/token_service.key"}
+for client in config["clients"]:
+    client["tls_client_auth_san_uri"] = "spiffe://shop/" + client["id"]
+json.dump(config, open(sys.argv[3], "w"), indent=1)
+PY
+curl_tls=(--cacert "$pki/ca.pem")              # a user: trusts the shop CA, has no certificate
+as() { echo --cert "$pki/$1.pem" --key "$pki/$1.key"; }  # a client with NAME's certificate
+
 echo
-echo "== starting the shop on 127.0.0.1"
+echo "== the shop's throwaway CA and certificates (in $pki)"
+for name in token_service gateway billing product thief; do
+  printf '  %-14s %s\n' "$name" "$(openssl x509 -in "$pki/$name.pem" -noout -ext subjectAltName 2>/dev/null | tail -1 | sed 's/^ *//')"
+done
+echo "  stranger       self-signed, names itself billing: no one issued it"
+
+echo
+echo "== starting the shop on 127.0.0.1 (mTLS)"
 redis_port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no \
   --loglevel warning >"$work/redis.log" 2>&1 &
@@ -95,15 +144,15 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 replays="redis://127.0.0.1:$redis_port"
-start token_service "$bin/token_service" examples/token_service.json
+start token_service "$bin/token_service" "$work/token_service.json"
 issuer=$url
-start product "$bin/shop_service" product "$issuer" --replay-store "$replays"
+start product "$bin/shop_service" product "$issuer" --replay-store "$replays" --tls "$pki"
 product=$url
-start product2 "$bin/shop_service" product "$issuer" --replay-store "$replays"
+start product2 "$bin/shop_service" product "$issuer" --replay-store "$replays" --tls "$pki"
 product2=$url
-start billing "$bin/shop_service" billing "$issuer" "$product" --fresh-service-tokens
+start billing "$bin/shop_service" billing "$issuer" "$product" --fresh-service-tokens --tls "$pki"
 billing=$url
-start gateway "$bin/shop_service" gateway "$issuer" "$billing"
+start gateway "$bin/shop_service" gateway "$issuer" "$billing" --tls "$pki"
 gateway=$url
 printf '  token service %s\n  product       %s and %s (replicas; used service tokens in %s)\n  billing       %s\n  gateway       %s\n' \
   "$issuer" "$product" "$product2" "$replays" "$billing" "$gateway"
@@ -120,21 +169,57 @@ narrate
 call "alice buys item 42" "$alice"
 call "alice buys again (billing gets a new single-use service token)" "$alice"
 
-printf '\n== a service token captured and replayed at the other product replica\n'
-svc=$(curl -s -u billing:billing-secret -d grant_type=client_credentials -d audience=product \
-  -d scope=product:reserve "$issuer/token" |
-  /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
-for target in "$product" "$product2"; do
-  printf '$ curl -X POST %s/reserve -H "Authorization: Bearer <alice>" -H "X-MS-TOKEN: %s..."\n' \
-    "$target" "${svc:0:24}"
-  status=$(curl -s -o "$work/body" -D "$work/headers" -w '%{http_code}' -X POST \
-    -H "Authorization: Bearer $alice" -H "X-MS-TOKEN: $svc" \
-    -H 'Content-Type: application/json' -d '{"item":42}' "$target/reserve")
-  echo "  HTTP $status"
-  grep -i '^WWW-Authenticate' "$work/headers" | tr -d '\r' | sed 's/^/  /' || true
-  echo "  body: $(cat "$work/body")"
+# reserve TARGET AS TOKEN: POST /reserve at a product replica with alice's token and the
+# service token TOKEN, over a connection with AS's certificate (none for "").
+reserve() {
+  local target=$1 who=$2 token=$3 cert=()
+  [ -n "$who" ] && read -r -a cert <<<"$(as "$who")"
+  printf '$ curl %s-X POST %s/reserve -H "Authorization: Bearer <alice>" -H "X-MS-TOKEN: %s..."\n' \
+    "${who:+--cert $who.pem }" "$target" "${token:0:24}"
+  local status
+  status=$(curl -sS "${curl_tls[@]}" "${cert[@]}" -o "$work/body" -D "$work/headers" -w '%{http_code}' \
+    -X POST -H "Authorization: Bearer $alice" -H "X-MS-TOKEN: $token" \
+    -H 'Content-Type: application/json' -d '{"item":42}' "$target/reserve" 2>"$work/curl.err") || true
+  if [ "$status" = "000" ]; then
+    echo "  no HTTP at all: the TLS handshake failed ($(tr -d '\r' <"$work/curl.err" | head -1))"
+  else
+    echo "  HTTP $status"
+    grep -i '^WWW-Authenticate' "$work/headers" | tr -d '\r' | sed 's/^/  /' || true
+    echo "  body: $(cat "$work/body")"
+  fi
   narrate
-done
+}
+service_token() {  # service_token: a token for billing, obtained with billing's certificate
+  # shellcheck disable=SC2046
+  curl -s "${curl_tls[@]}" $(as billing) -d grant_type=client_credentials -d client_id=billing \
+    -d audience=product -d scope=product:reserve "$issuer/token" |
+    /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])'
+}
+
+printf '\n== billing'"'"'s service token, bound to billing'"'"'s certificate (tls_client_auth, RFC 8705)\n'
+svc=$(service_token)
+"$tp" inspect "$svc" 2>/dev/null | /usr/bin/python3 -c 'import json,sys; p=json.load(sys.stdin)["payload"]; print("  cnf:", json.dumps(p["cnf"]), " client_id:", p["client_id"])'
+narrate
+
+printf '\n== that token used once, then replayed at the other product replica\n'
+for target in "$product" "$product2"; do reserve "$target" billing "$svc"; done
+
+printf '\n== a stolen service token, used from a client with another (valid) certificate\n'
+reserve "$product" thief "$(service_token)"
+
+printf '\n== clients without a valid certificate are refused at the handshake\n'
+reserve "$product" stranger "$(service_token)"
+reserve "$product" "" "$(service_token)"
+
+printf '\n== only the gateway may call billing (its allow list), whatever tokens another caller has\n'
+# shellcheck disable=SC2046
+status=$(curl -s "${curl_tls[@]}" $(as thief) -o "$work/body" -w '%{http_code}' -X POST \
+  -H "Authorization: Bearer $alice" -d '{}' "$billing/charge")
+echo "\$ curl --cert thief.pem -X POST $billing/charge -H \"Authorization: Bearer <alice>\""
+echo "  HTTP $status"
+echo "  body: $(cat "$work/body")"
+narrate
+
 call "a request with no token" ""
 
 carol=$(login carol looking-glass)

@@ -10,7 +10,7 @@ TOKENPASS_PACKAGES=(
   redis-server libhiredis-dev          # tokenpass::redis and its tests (a real Redis)
   python3 python3-jwt python3-cryptography  # interop vectors (PyJWT)
   python3-authlib python3-requests     # a real OAuth client against the token endpoint
-  curl                                 # the demo
+  curl openssl                         # the demo (openssl: its throwaway CA)
 )
 # Installed only by scripts/fuzz.sh (passed to tokenpass_setup): clang and libFuzzer.
 TOKENPASS_FUZZ_PACKAGES=(clang libclang-rt-14-dev)

@@ -688,8 +688,9 @@ struct TokenEndpoint::State {
     if (!want.empty()) c.scopes(want);
     auto token = issue(*cc_issuer, c, audience, opt.clock(), lifetime, client, req);
     if (auto* f = std::get_if<Failure>(&token)) return std::move(*f);
+    const bool bound = req.client_certificate && client.certificate_bound_tokens;
     log("token endpoint: client credentials: token for " + client.id + " (aud " + join(audience) + ", " +
-        std::to_string(lifetime.count()) + " s)");
+        std::to_string(lifetime.count()) + " s" + (bound ? ", bound to its certificate" : "") + ")");
     return answer(std::get<std::string>(token), lifetime, want, {});
   }
 
