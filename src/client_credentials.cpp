@@ -11,6 +11,8 @@
 #include <openssl/evp.h>
 
 #include "internal/base64url.h"
+#include "internal/metadata.h"
+#include "internal/rules.h"
 #include "internal/json.h"
 #include "internal/openssl.h"
 #include "tokenpass/jws.h"
@@ -109,6 +111,35 @@ std::string join_scopes(std::vector<std::string> scopes) {
 }
 
 }  // namespace
+
+Result<std::string> discover_token_endpoint(std::string_view issuer, HttpClient& http, bool mtls,
+                                            bool allow_http) {
+  try {
+    auto doc = internal::fetch_metadata(issuer, allow_http, std::chrono::milliseconds(5000), 512 * 1024, http);
+    if (!doc) return doc.error();
+    const nlohmann::json* url = nullptr;
+    if (mtls) {
+      const auto aliases = doc->find("mtls_endpoint_aliases");
+      if (aliases != doc->end() && aliases->is_object()) {
+        const auto alias = aliases->find("token_endpoint");
+        if (alias != aliases->end()) url = &*alias;
+      }
+    }
+    if (url == nullptr) {
+      const auto plain = doc->find("token_endpoint");
+      if (plain == doc->end()) return make_error(errc::malformed, "metadata has no \"token_endpoint\"");
+      url = &*plain;
+    }
+    if (!url->is_string()) return make_error(errc::malformed, "the metadata's token endpoint is not a string");
+    std::string why;
+    if (!internal::scheme_allowed(url->get_ref<const std::string&>(), allow_http, &why)) {
+      return make_error(errc::invalid_request, "token_endpoint: " + why);
+    }
+    return url->get<std::string>();
+  } catch (...) {
+    return make_error(errc::internal_error, "discovery failed inside the library");
+  }
+}
 
 std::string form_encode(const HttpHeaders& fields) {
   std::string out;

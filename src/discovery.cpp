@@ -1,21 +1,21 @@
 // RemoteJwks::from_issuer: an issuer's JWK set found through OpenID Connect discovery or
-// RFC 8414 metadata.
+// RFC 8414 metadata (internal::fetch_metadata, also behind discover_token_endpoint).
 #include <string>
 #include <utility>
 
 #include "internal/json.h"
+#include "internal/metadata.h"
 #include "internal/rules.h"
 #include "tokenpass/key_source.h"
 
 namespace tokenpass {
 
-namespace {
+namespace internal {
 
-Result<std::shared_ptr<RemoteJwks>> discover(std::string_view issuer, RemoteJwksOptions options,
-                                             std::shared_ptr<HttpClient> http) {
-  if (!http) return make_error(errc::invalid_request, "no HttpClient");
+Result<nlohmann::json> fetch_metadata(std::string_view issuer, bool allow_http, std::chrono::milliseconds timeout,
+                                      std::size_t max_body_bytes, HttpClient& http) {
   std::string why;
-  if (!internal::scheme_allowed(issuer, options.allow_http, &why)) {
+  if (!internal::scheme_allowed(issuer, allow_http, &why)) {
     return make_error(errc::invalid_request, why);
   }
   auto url = parse_url(issuer);
@@ -34,11 +34,11 @@ Result<std::shared_ptr<RemoteJwks>> discover(std::string_view issuer, RemoteJwks
     HttpRequest req;
     req.url = candidate;
     req.headers.emplace_back("Accept", "application/json");
-    req.timeout = options.timeout;
-    req.max_response_bytes = options.max_body_bytes;
+    req.timeout = timeout;
+    req.max_response_bytes = max_body_bytes;
     Result<HttpResponse> res = make_error(errc::http_error, "not sent");
     try {
-      res = http->send(req);
+      res = http.send(req);
     } catch (...) {
       res = make_error(errc::http_error, candidate + ": the HTTP client threw");
     }
@@ -51,7 +51,7 @@ Result<std::shared_ptr<RemoteJwks>> discover(std::string_view issuer, RemoteJwks
       continue;
     }
     // Security: as for a JWK set, the limit holds even when the client ignored it.
-    if (res->body.size() > options.max_body_bytes) {
+    if (res->body.size() > max_body_bytes) {
       return make_error(errc::http_error, candidate + ": body over max_body_bytes");
     }
     auto doc = internal::parse_json(res->body, JsonLimits{});
@@ -65,21 +65,34 @@ Result<std::shared_ptr<RemoteJwks>> discover(std::string_view issuer, RemoteJwks
     if (iss->get_ref<const std::string&>() != issuer) {
       return make_error(errc::bad_issuer, "metadata \"issuer\" differs from the configured issuer");
     }
-    const auto jwks = doc->find("jwks_uri");
-    if (jwks == doc->end() || !jwks->is_string()) {
-      return make_error(errc::malformed, "metadata has no \"jwks_uri\"");
-    }
-    options.url = jwks->get<std::string>();
-    if (!internal::scheme_allowed(options.url, options.allow_http, &why)) {
-      return make_error(errc::invalid_request, "jwks_uri: " + why);
-    }
-    try {
-      return std::make_shared<RemoteJwks>(std::move(options), std::move(http));
-    } catch (const std::invalid_argument& e) {
-      return make_error(errc::invalid_request, e.what());
-    }
+    return std::move(*doc);
   }
   return last;
+}
+
+}  // namespace internal
+
+namespace {
+
+Result<std::shared_ptr<RemoteJwks>> discover(std::string_view issuer, RemoteJwksOptions options,
+                                             std::shared_ptr<HttpClient> http) {
+  if (!http) return make_error(errc::invalid_request, "no HttpClient");
+  auto doc = internal::fetch_metadata(issuer, options.allow_http, options.timeout, options.max_body_bytes, *http);
+  if (!doc) return doc.error();
+  const auto jwks = doc->find("jwks_uri");
+  if (jwks == doc->end() || !jwks->is_string()) {
+    return make_error(errc::malformed, "metadata has no \"jwks_uri\"");
+  }
+  options.url = jwks->get<std::string>();
+  std::string why;
+  if (!internal::scheme_allowed(options.url, options.allow_http, &why)) {
+    return make_error(errc::invalid_request, "jwks_uri: " + why);
+  }
+  try {
+    return std::make_shared<RemoteJwks>(std::move(options), std::move(http));
+  } catch (const std::invalid_argument& e) {
+    return make_error(errc::invalid_request, e.what());
+  }
 }
 
 }  // namespace

@@ -917,6 +917,7 @@ const std::string& TokenEndpoint::jwks() const noexcept { return state_->jwks; }
 const std::string& TokenEndpoint::issuer() const noexcept { return state_->opt.issuer; }
 const std::string& TokenEndpoint::token_endpoint() const noexcept { return state_->opt.token_endpoint; }
 const std::string& TokenEndpoint::jwks_uri() const noexcept { return state_->opt.jwks_uri; }
+const std::string& TokenEndpoint::mtls_token_endpoint() const noexcept { return state_->opt.mtls_token_endpoint; }
 std::size_t TokenEndpoint::max_body_bytes() const noexcept { return state_->opt.max_body_bytes; }
 
 TokenEndpointStats TokenEndpoint::stats() const {

@@ -441,6 +441,7 @@ TEST_CASE("token endpoint over mTLS: tls_client_auth, self-signed clients and ce
   tokenpass::TokenEndpointOptions eo;
   eo.issuer = issuer;
   eo.auth_methods = {tokenpass::ClientAuth::tls_client_auth, tokenpass::ClientAuth::self_signed_tls_client_auth};
+  eo.mtls_token_endpoint = issuer + "/mtls/token";  // RFC 8705 §5 alias, served alike
   const auto signing = tokenpass::Key::generate(tokenpass::Alg::ES256);
   auto endpoint = std::make_shared<const tokenpass::TokenEndpoint>(
       signing, std::make_shared<const tokenpass::MemoryClientRegistry>(std::vector{billing, self_signed}), eo);
@@ -450,6 +451,7 @@ TEST_CASE("token endpoint over mTLS: tls_client_auth, self-signed clients and ce
 
   const json metadata = json::parse(endpoint->metadata());
   CHECK(metadata["tls_client_certificate_bound_access_tokens"] == true);
+  CHECK(metadata["mtls_endpoint_aliases"]["token_endpoint"] == issuer + "/mtls/token");
   CHECK(metadata["token_endpoint_auth_methods_supported"] ==
         json::array({"tls_client_auth", "self_signed_tls_client_auth"}));
 
@@ -459,8 +461,13 @@ TEST_CASE("token endpoint over mTLS: tls_client_auth, self-signed clients and ce
   co.client_cert_file = tls_file("client_billing.pem");
   co.client_key_file = tls_file("client_billing.key");
   auto http = std::make_shared<tokenpass::HttplibClient>(co);
+  // The client finds the alias in the metadata; without mtls it gets the plain endpoint.
+  auto alias = tokenpass::discover_token_endpoint(issuer, *http, true);
+  REQUIRE(alias);
+  CHECK(*alias == issuer + "/mtls/token");
+  CHECK(tokenpass::discover_token_endpoint(issuer, *http, false).value() == issuer + "/token");
   tokenpass::ClientCredentialsOptions cc;
-  cc.token_endpoint = issuer + "/token";
+  cc.token_endpoint = *alias;
   cc.client_id = "billing";
   cc.auth = tokenpass::ClientAuth::tls_client_auth;
   tokenpass::ClientCredentials credentials(cc, http);

@@ -286,7 +286,10 @@ std::shared_ptr<const tokenpass::ClientCredentials> Trust::credentials(const std
                                                                        const std::string& client_secret,
                                                                        bool fresh_each_call) const {
   tokenpass::ClientCredentialsOptions cc;
-  cc.token_endpoint = issuer + "/token";
+  // Where the metadata says (its mTLS alias for a client with a certificate, RFC 8705 §5).
+  auto endpoint = tokenpass::discover_token_endpoint(issuer, *http, tls.on(), !tls.on());
+  if (!endpoint) throw std::runtime_error("no token endpoint: " + endpoint.error().detail);
+  cc.token_endpoint = *endpoint;
   cc.client_id = client_id;
   cc.client_secret = client_secret;
   // With mTLS the certificate is the credential, and the tokens are bound to it.

@@ -162,7 +162,8 @@ struct Trust {
   // `tls`, every call presents that certificate and trusts only the shop's CA.
   static Trust connect(const std::string& issuer, const Tls& tls = {});
   // credentials: this service's client-credentials client: its certificate
-  // (tls_client_auth, the tokens bound to it) with TLS, else its secret.
+  // (tls_client_auth, the tokens bound to it) with TLS, else its secret; the token
+  // endpoint from the issuer's metadata. Throws std::runtime_error.
   std::shared_ptr<const tokenpass::ClientCredentials> credentials(const std::string& client_id,
                                                                   const std::string& client_secret,
                                                                   bool fresh_each_call = false) const;

@@ -132,6 +132,15 @@ class TOKENPASS_EXPORT TokenExchange {
   std::unique_ptr<internal::TokenClient> client_;
 };
 
+// discover_token_endpoint: the token endpoint named by `issuer`'s metadata (OpenID
+// Connect discovery, else RFC 8414), whose `issuer` must equal `issuer`; with `mtls`,
+// `mtls_endpoint_aliases.token_endpoint` when the metadata has one (RFC 8705 §5: where
+// a client authenticating with its certificate goes). For ClientCredentialsOptions::
+// token_endpoint. Errors: invalid_request (a non-https URL unless allow_http),
+// http_error, malformed (no usable token_endpoint), bad_issuer. Never throws.
+TOKENPASS_EXPORT Result<std::string> discover_token_endpoint(std::string_view issuer, HttpClient& http,
+                                                             bool mtls = false, bool allow_http = false);
+
 // form_encode: application/x-www-form-urlencoded (WHATWG URL §5.2) of name/value pairs.
 TOKENPASS_EXPORT std::string form_encode(const HttpHeaders& fields);
 // form_decode: the reverse; malformed for bad percent-escapes.

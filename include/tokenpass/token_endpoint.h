@@ -254,6 +254,7 @@ class TOKENPASS_EXPORT TokenEndpoint {
   const std::string& issuer() const noexcept;
   const std::string& token_endpoint() const noexcept;
   const std::string& jwks_uri() const noexcept;
+  const std::string& mtls_token_endpoint() const noexcept;  // "" when none
   std::size_t max_body_bytes() const noexcept;
 
   TokenEndpointStats stats() const;

@@ -417,28 +417,35 @@ inline void mount_token_endpoint(httplib::Server& server, std::shared_ptr<const 
     res.set_content(out.body, type);
     if (on_request) on_request(req, out.status);
   };
-  const std::string p = pattern(token_path);
-  server.Post(p, [endpoint, answer](const httplib::Request& req, httplib::Response& res,
-                                    const httplib::ContentReader& reader) {
-    const std::size_t limit = endpoint->max_body_bytes() + 1;
-    std::string body;
-    bool cut = false;
-    reader([&](const char* data, std::size_t n) {
-      const std::size_t take = std::min(n, limit - body.size());
-      body.append(data, take);
-      cut = body.size() >= limit;
-      return !cut;
+  std::vector<std::string> paths = {pattern(token_path)};
+  // RFC 8705 §5: an mTLS alias on this server (its path) is served alike.
+  if (!endpoint->mtls_token_endpoint().empty()) {
+    const std::string alias = pattern(path_of(endpoint->mtls_token_endpoint()));
+    if (alias != paths.front()) paths.push_back(alias);
+  }
+  for (const auto& p : paths) {
+    server.Post(p, [endpoint, answer](const httplib::Request& req, httplib::Response& res,
+                                      const httplib::ContentReader& reader) {
+      const std::size_t limit = endpoint->max_body_bytes() + 1;
+      std::string body;
+      bool cut = false;
+      reader([&](const char* data, std::size_t n) {
+        const std::size_t take = std::min(n, limit - body.size());
+        body.append(data, take);
+        cut = body.size() >= limit;
+        return !cut;
+      });
+      answer(req, res, std::move(body), cut);
     });
-    answer(req, res, std::move(body), cut);
-  });
-  const auto other = [answer](const httplib::Request& req, httplib::Response& res) {
-    answer(req, res, req.body, false);
-  };
-  server.Get(p, other);
-  server.Put(p, other);
-  server.Patch(p, other);
-  server.Delete(p, other);
-  server.Options(p, other);
+    const auto other = [answer](const httplib::Request& req, httplib::Response& res) {
+      answer(req, res, req.body, false);
+    };
+    server.Get(p, other);
+    server.Put(p, other);
+    server.Patch(p, other);
+    server.Delete(p, other);
+    server.Options(p, other);
+  }
 }
 
 }  // namespace tokenpass
