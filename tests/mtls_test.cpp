@@ -14,7 +14,9 @@
 #include <thread>
 #include <vector>
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
@@ -238,6 +240,29 @@ TEST_CASE("mTLS: no certificate, another CA's, an expired one, and a wrong serve
   CHECK(get(billing, "https://127.0.0.1:" + std::to_string(port) + "/peer").error().code == errc::http_error);
   wrong_name->stop();
   t.join();
+}
+
+TEST_CASE("mTLS: a client that offers nothing newer than TLS 1.1 fails the handshake", "[mtls]") {
+  MtlsServer server;
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_client_method()), SSL_CTX_free);
+  REQUIRE(ctx);
+  SSL_CTX_set_security_level(ctx.get(), 0);  // let this client offer the old versions at all
+  SSL_CTX_set_min_proto_version(ctx.get(), TLS1_VERSION);
+  SSL_CTX_set_max_proto_version(ctx.get(), TLS1_1_VERSION);
+  REQUIRE(SSL_CTX_use_certificate_file(ctx.get(), tls_file("client_billing.pem").c_str(), SSL_FILETYPE_PEM) == 1);
+  REQUIRE(SSL_CTX_use_PrivateKey_file(ctx.get(), tls_file("client_billing.key").c_str(), SSL_FILETYPE_PEM) == 1);
+  const std::string url = server.url("");
+  const std::string host_port = url.substr(std::string("https://").size());
+  std::unique_ptr<BIO, decltype(&BIO_free_all)> bio(BIO_new_ssl_connect(ctx.get()), BIO_free_all);
+  REQUIRE(bio);
+  BIO_set_conn_hostname(bio.get(), host_port.c_str());
+  CHECK(BIO_do_handshake(bio.get()) <= 0);
+  ERR_clear_error();
+  // The same client allowed TLS 1.2 gets through: the refusal is about the version.
+  SSL_CTX_set_max_proto_version(ctx.get(), TLS1_2_VERSION);
+  std::unique_ptr<BIO, decltype(&BIO_free_all)> ok(BIO_new_ssl_connect(ctx.get()), BIO_free_all);
+  BIO_set_conn_hostname(ok.get(), host_port.c_str());
+  CHECK(BIO_do_handshake(ok.get()) == 1);
 }
 
 TEST_CASE("mTLS: a route's allow list takes only the identities it names", "[mtls]") {
