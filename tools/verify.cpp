@@ -13,10 +13,15 @@
 #include <vector>
 
 #include "cli.h"
+#include "tokenpass/binding.h"
 #include "tokenpass/jwk.h"
 #include "tokenpass/jws.h"
 #include "tokenpass/key_source.h"
+#include "tokenpass/replay.h"
 #include "tokenpass/verifier.h"
+#ifdef TOKENPASS_CLI_HAS_REDIS
+#include "tokenpass/adapters/redis.h"
+#endif
 #ifdef TOKENPASS_CLI_HAS_HTTPLIB
 #include "tokenpass/adapters/httplib.h"
 #endif
@@ -29,7 +34,8 @@ constexpr const char* kUsage =
     "usage: tokenpass verify --key KEYFILE [--alg ALG]... [--iss ISS]... [--aud AUD]...\n"
     "                        [--sub SUB] [--scope SCOPE]... [--typ TYP] [--leeway SECONDS]\n"
     "                        [--now EPOCH] [--require CLAIM]... [--max-age SECONDS]\n"
-    "                        [--max-size BYTES] [--payload-only] [TOKEN|-]\n"
+    "                        [--max-size BYTES] [--payload-only] [--single-use --replay-store URL]\n"
+    "                        [--cnf-cert CERTFILE] [--require-binding] [TOKEN|-]\n"
     "       tokenpass verify (--jwks-url URL | --issuer-url URL) [--allow-http] [...]\n"
     "\n"
     "Verifies TOKEN (the token text; stdin when absent or -) and prints its claims.\n"
@@ -50,7 +56,17 @@ constexpr const char* kUsage =
     "  --payload-only    check only the signature and header rules; print the payload\n"
     "                    bytes exactly\n"
     "  --jwks-url URL    fetch the JWK set from URL (HTTPS unless --allow-http)\n"
-    "  --issuer-url URL  find the JWK set through the issuer's metadata\n";
+    "  --issuer-url URL  find the JWK set through the issuer's metadata\n"
+    "\n"
+    "Single-use and certificate-bound tokens (checked after every rule above: binding,\n"
+    "then replay):\n"
+    "  --single-use      the token must carry jti and exp; its (iss, jti) is recorded in\n"
+    "                    the replay store until exp + leeway, and a second use is replayed\n"
+    "  --replay-store URL  redis://[[USER]:PASSWORD@]HOST:PORT[/DB]: where used jtis are\n"
+    "                    kept (needed by --single-use; unreachable: exit 2, not accepted)\n"
+    "  --cnf-cert CERTFILE  the PEM client certificate of the connection that presented\n"
+    "                    the token (RFC 8705): a token with cnf.x5t#S256 must match it\n"
+    "  --require-binding a token bound by neither cnf.x5t#S256 nor cnf.jkt is bad_binding\n";
 
 // Where the keys come from. Remote sources (--jwks-url, --issuer-url) plug in here as
 // another KeySource; the rest of verify does not change.
@@ -210,6 +226,37 @@ int verify_payload_only(const Args& args, const OpenedKeys& keys, const std::str
   return kExitOk;
 }
 
+// ShiftedStore: a replay store seen from `--now`. The contract records a pair for
+// exp + leeway - now seconds, now being --now when given (at least 1 s); the store keeps
+// pairs until an absolute time on the real clock, so that span is moved onto it.
+class ShiftedStore final : public ReplayStore {
+ public:
+  ShiftedStore(std::shared_ptr<const ReplayStore> inner, Clock now) : inner_(std::move(inner)), now_(std::move(now)) {}
+  Result<void> first_use(std::string_view issuer, std::string_view jti,
+                         std::chrono::system_clock::time_point expires) const override {
+    const auto span = std::max<std::chrono::system_clock::duration>(expires - now_(), std::chrono::seconds(1));
+    return inner_->first_use(issuer, jti, std::chrono::system_clock::now() + span);
+  }
+
+ private:
+  std::shared_ptr<const ReplayStore> inner_;
+  Clock now_;
+};
+
+// open_replay_store: the store of --replay-store (exit 2 when it cannot be had).
+std::shared_ptr<const ReplayStore> open_replay_store(const std::string& url) {
+#ifdef TOKENPASS_CLI_HAS_REDIS
+  auto options = RedisReplayStoreOptions::from_url(url);
+  if (!options) usage_error("--replay-store: " + options.error().detail);
+  auto store = RedisReplayStore::connect(*options);
+  if (!store) usage_error("--replay-store: " + store.error().detail);
+  return *store;
+#else
+  (void)url;
+  usage_error("--replay-store: this tokenpass was built without Redis support (TOKENPASS_WITH_REDIS)");
+#endif
+}
+
 }  // namespace
 
 int run_verify(const std::vector<std::string>& argv) {
@@ -229,7 +276,11 @@ int run_verify(const std::vector<std::string>& argv) {
                                  {"--require", true, true},
                                  {"--max-age"},
                                  {"--max-size"},
-                                 {"--payload-only", false}},
+                                 {"--payload-only", false},
+                                 {"--single-use", false},
+                                 {"--replay-store"},
+                                 {"--cnf-cert"},
+                                 {"--require-binding", false}},
                                 /*max_positionals=*/1);
   if (args.help()) {
     std::cout << kUsage;
@@ -276,6 +327,26 @@ int run_verify(const std::vector<std::string>& argv) {
   }
   std::optional<Verifier> verifier_slot;
   const bool payload_only = args.has("--payload-only");
+  const bool single_use = args.has("--single-use");
+  const auto replay_store = args.get("--replay-store");
+  if (single_use && !replay_store) {
+    usage_error("--single-use needs --replay-store (a one-shot command has no memory of its own)");
+  }
+  if (payload_only && (single_use || args.has("--cnf-cert") || args.has("--require-binding"))) {
+    usage_error("--payload-only checks no claims: it cannot be combined with --single-use, --cnf-cert or "
+                "--require-binding");
+  }
+  policy.require_binding = args.has("--require-binding");
+  std::optional<PeerCertificate> cnf_cert;
+  if (const auto file = args.get("--cnf-cert")) {
+    auto cert = PeerCertificate::from_pem(read_file(*file, "--cnf-cert"));
+    if (!cert) usage_error("--cnf-cert: " + *file + ": no PEM certificate");
+    cnf_cert = std::move(*cert);
+  }
+  if (single_use) {
+    const Clock now = policy.clock ? policy.clock : Clock([] { return std::chrono::system_clock::now(); });
+    policy.replay_store = std::make_shared<ShiftedStore>(open_replay_store(*replay_store), now);
+  }
 
   if (spec.key_file && *spec.key_file == "-" && (!args.positional() || *args.positional() == "-")) {
     usage_error("--key and the token cannot both be stdin");
@@ -298,7 +369,9 @@ int run_verify(const std::vector<std::string>& argv) {
     usage_error(e.what());
   }
   const Verifier& verifier = *verifier_slot;
-  auto verified = verifier.verify(token);
+  Presented presented;
+  if (cnf_cert) presented.certificate_thumbprint = cnf_cert->thumbprint;
+  auto verified = verifier.verify(token, presented);
   if (!verified) {
     explain_not_found(verified.error(), keys, token_kid(token, verifier.policy().max_token_size));
     fail(std::move(verified).error());
