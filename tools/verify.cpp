@@ -36,7 +36,8 @@ constexpr const char* kUsage =
     "                        [--now EPOCH] [--require CLAIM]... [--max-age SECONDS]\n"
     "                        [--max-size BYTES] [--payload-only] [--single-use --replay-store URL]\n"
     "                        [--cnf-cert CERTFILE] [--require-binding] [TOKEN|-]\n"
-    "       tokenpass verify (--jwks-url URL | --issuer-url URL) [--allow-http] [...]\n"
+    "       tokenpass verify (--jwks-url URL | --issuer-url URL) [--allow-http] [--timeout SECONDS]\n"
+    "                        [...]\n"
     "\n"
     "Verifies TOKEN (the token text; stdin when absent or -) and prints its claims.\n"
     "  --key KEYFILE     JWK, JWK set, PEM public key, PEM certificate or oct JWK; a\n"
@@ -57,6 +58,8 @@ constexpr const char* kUsage =
     "                    bytes exactly\n"
     "  --jwks-url URL    fetch the JWK set from URL (HTTPS unless --allow-http)\n"
     "  --issuer-url URL  find the JWK set through the issuer's metadata\n"
+    "  --timeout SECONDS deadline of each network exchange, connect to last byte\n"
+    "                    (default 10; past it, exit 2)\n"
     "\n"
     "Single-use and certificate-bound tokens (checked after every rule above: binding,\n"
     "then replay):\n"
@@ -75,7 +78,15 @@ struct KeySpec {
   std::optional<std::string> jwks_url;
   std::optional<std::string> issuer_url;
   bool allow_http = false;
+  // cli-contract rule 18: one deadline per network exchange.
+  std::chrono::milliseconds timeout{10000};
 };
+
+// parse_timeout: --timeout SECONDS (rule 18), default 10.
+std::chrono::milliseconds parse_timeout(const Args& args) {
+  const auto t = args.get("--timeout");
+  return std::chrono::seconds(t ? parse_int("--timeout", *t, 1, 3600) : 10);
+}
 
 struct OpenedKeys {
   std::shared_ptr<const KeySource> source;
@@ -88,6 +99,7 @@ KeySpec read_key_spec(const Args& args) {
   spec.jwks_url = args.get("--jwks-url");
   spec.issuer_url = args.get("--issuer-url");
   spec.allow_http = args.has("--allow-http");
+  spec.timeout = parse_timeout(args);
   const int given = (spec.key_file ? 1 : 0) + (spec.jwks_url ? 1 : 0) + (spec.issuer_url ? 1 : 0);
   if (given == 0) usage_error("verify needs --key, --jwks-url or --issuer-url (see --help)");
   if (given > 1) usage_error("give only one of --key, --jwks-url and --issuer-url");
@@ -108,6 +120,11 @@ OpenedKeys open_remote(const KeySpec& spec) {
 #ifdef TOKENPASS_CLI_HAS_HTTPLIB
   RemoteJwksOptions options;
   options.allow_http = spec.allow_http;
+  // Rule 18: the whole exchange under --timeout; a JWKS or metadata body over 1 MiB is
+  // refused without reading the rest (HttplibClient: headers over 64 KiB too, and no
+  // redirects).
+  options.timeout = spec.timeout;
+  options.max_body_bytes = 1024 * 1024;
   const auto http = std::make_shared<HttplibClient>();
   std::shared_ptr<RemoteJwks> remote;
   if (spec.jwks_url) {
@@ -244,15 +261,19 @@ class ShiftedStore final : public ReplayStore {
 };
 
 // open_replay_store: the store of --replay-store (exit 2 when it cannot be had).
-std::shared_ptr<const ReplayStore> open_replay_store(const std::string& url) {
+std::shared_ptr<const ReplayStore> open_replay_store(const std::string& url, std::chrono::milliseconds timeout) {
 #ifdef TOKENPASS_CLI_HAS_REDIS
   auto options = RedisReplayStoreOptions::from_url(url);
   if (!options) usage_error("--replay-store: " + options.error().detail);
+  // Rule 18: each Redis command (and the connection) within --timeout.
+  options->connect_timeout = timeout;
+  options->command_timeout = timeout;
   auto store = RedisReplayStore::connect(*options);
   if (!store) usage_error("--replay-store: " + store.error().detail);
   return *store;
 #else
   (void)url;
+  (void)timeout;
   usage_error("--replay-store: this tokenpass was built without Redis support (TOKENPASS_WITH_REDIS)");
 #endif
 }
@@ -280,7 +301,8 @@ int run_verify(const std::vector<std::string>& argv) {
                                  {"--single-use", false},
                                  {"--replay-store"},
                                  {"--cnf-cert"},
-                                 {"--require-binding", false}},
+                                 {"--require-binding", false},
+                                 {"--timeout"}},
                                 /*max_positionals=*/1);
   if (args.help()) {
     std::cout << kUsage;
@@ -345,7 +367,7 @@ int run_verify(const std::vector<std::string>& argv) {
   }
   if (single_use) {
     const Clock now = policy.clock ? policy.clock : Clock([] { return std::chrono::system_clock::now(); });
-    policy.replay_store = std::make_shared<ShiftedStore>(open_replay_store(*replay_store), now);
+    policy.replay_store = std::make_shared<ShiftedStore>(open_replay_store(*replay_store, spec.timeout), now);
   }
 
   if (spec.key_file && *spec.key_file == "-" && (!args.positional() || *args.positional() == "-")) {

@@ -12,6 +12,8 @@ MODE:
   endless-headers  a status line, then header lines as fast as the client reads
   many-headers     200 header lines of 20 bytes, then a 2-byte body
   huge-length      Content-Length of 100 GB, then zeros as fast as the client reads
+  redirect         302 to /elsewhere on the same server (which would answer `fine`)
+  big-body         200 with a JSON body of 1.5 MiB (a valid JWK set, padded)
   fine             a small 200 answer with a JSON body (the control)
 """
 import socket
@@ -71,6 +73,12 @@ def serve(conn, mode):
             block = b"\0" * 65536
             while True:
                 conn.sendall(block)
+        elif mode == "redirect":
+            conn.sendall(b"HTTP/1.1 302 Found\r\nLocation: /elsewhere\r\nContent-Length: 0\r\n\r\n")
+        elif mode == "big-body":
+            body = b'{"keys":[],"pad":"' + b"x" * (1536 * 1024) + b'"}'
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+                         % len(body) + body)
         elif mode == "fine":
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                          b"Content-Length: 2\r\n\r\n{}")
