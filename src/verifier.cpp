@@ -13,6 +13,7 @@
 #include "internal/openssl.h"
 #include "internal/token_cache.h"
 #include "internal/token_data.h"
+#include "tokenpass/dpop.h"
 
 namespace tokenpass {
 
@@ -279,7 +280,8 @@ Result<Confirmation> confirmation_of(const Claims& claims) {
 
 }  // namespace
 
-Result<void> Verifier::check_binding(const Claims& claims, const Presented& presented) const {
+Result<void> Verifier::check_binding(const Claims& claims, const Presented& presented,
+                                     std::string_view compact) const {
   auto cnf = confirmation_of(claims);
   if (!cnf) return cnf.error();
   if (cnf->x5t) {
@@ -290,8 +292,25 @@ Result<void> Verifier::check_binding(const Claims& claims, const Presented& pres
       return internal::fail(errc::bad_binding, "the token is bound to another client certificate");
     }
   }
-  if (cnf->jkt) {
-    return internal::fail(errc::bad_binding, "the token is bound to a DPoP key (cnf.jkt) and no proof was checked");
+  if (cnf->jkt || presented.dpop != nullptr) {
+    if (presented.dpop == nullptr) {
+      return internal::fail(errc::bad_binding, "the token is bound to a DPoP key (cnf.jkt) and no proof was checked");
+    }
+    const DpopRequest& req = *presented.dpop;
+    const DpopOptions defaults;
+    auto proof = check_dpop_proof(req.proof, req.htm, req.htu, compact, req.options ? *req.options : defaults);
+    if (!proof) return proof.error();
+    if (!cnf->jkt) return internal::fail(errc::bad_binding, "a DPoP proof came with a token not bound to a key");
+    if (!internal::ct_equal(*cnf->jkt, proof->jkt)) {
+      return internal::fail(errc::bad_binding, "the token is bound to another DPoP key");
+    }
+    if (policy_.proof_replay_store) {
+      auto first = policy_.proof_replay_store->first_use("dpop", proof->jti, proof->replay_until);
+      if (!first && !(first.error().code != errc::replayed && policy_.replay_fail_open)) {
+        if (first.error().code == errc::replayed) return internal::fail(errc::replayed, "the DPoP proof was used before");
+        return first;
+      }
+    }
   }
   if (policy_.require_binding && !cnf->x5t && !cnf->jkt) {
     return internal::fail(errc::bad_binding, "the token is not bound, and the policy requires it");
@@ -344,7 +363,7 @@ Result<VerifiedToken> Verifier::verify_unguarded(std::string_view compact, const
       VerifiedToken token(std::move(copy.first), std::move(copy.second), hit->alg);
       // exp, nbf, iat and every claim rule, against the clock of now.
       if (auto ok = check_claims(token.claims()); !ok) return ok.error();
-      if (auto ok = check_binding(token.claims(), presented); !ok) return ok.error();
+      if (auto ok = check_binding(token.claims(), presented, compact); !ok) return ok.error();
       // A cached token seen again is a use like any other.
       if (auto ok = check_single_use(token.claims()); !ok) return ok.error();
       return token;
@@ -410,7 +429,7 @@ Result<VerifiedToken> Verifier::verify_full(std::string_view compact, std::size_
   Claims view = internal::ClaimsAccess::make(
       std::shared_ptr<const internal::ClaimsData>(data, &data->claims));
   if (auto ok = check_claims(view); !ok) return ok.error();
-  if (auto ok = check_binding(view, presented); !ok) return ok.error();
+  if (auto ok = check_binding(view, presented, parsed.compact); !ok) return ok.error();
   if (auto ok = check_single_use(view); !ok) return ok.error();
   if (cache_ && claims.reg.exp) {
     // Tokens without exp are not kept: an entry must not outlive its token.

@@ -14,6 +14,7 @@
 
 #include "cli.h"
 #include "tokenpass/binding.h"
+#include "tokenpass/dpop.h"
 #include "tokenpass/jwk.h"
 #include "tokenpass/jws.h"
 #include "tokenpass/key_source.h"
@@ -35,7 +36,9 @@ constexpr const char* kUsage =
     "                        [--sub SUB] [--scope SCOPE]... [--typ TYP] [--leeway SECONDS]\n"
     "                        [--now EPOCH] [--require CLAIM]... [--max-age SECONDS]\n"
     "                        [--max-size BYTES] [--payload-only] [--single-use --replay-store URL]\n"
-    "                        [--cnf-cert CERTFILE] [--require-binding] [TOKEN|-]\n"
+    "                        [--cnf-cert CERTFILE] [--require-binding]\n"
+    "                        [--dpop PROOF --htm METHOD --htu URL [--dpop-nonce NONCE]\n"
+    "                         [--dpop-max-age SECONDS]] [TOKEN|-]\n"
     "       tokenpass verify (--jwks-url URL | --issuer-url URL) [--allow-http] [--timeout SECONDS]\n"
     "                        [...]\n"
     "\n"
@@ -69,7 +72,14 @@ constexpr const char* kUsage =
     "                    kept (needed by --single-use; unreachable: exit 2, not accepted)\n"
     "  --cnf-cert CERTFILE  the PEM client certificate of the connection that presented\n"
     "                    the token (RFC 8705): a token with cnf.x5t#S256 must match it\n"
-    "  --require-binding a token bound by neither cnf.x5t#S256 nor cnf.jkt is bad_binding\n";
+    "  --require-binding a token bound by neither cnf.x5t#S256 nor cnf.jkt is bad_binding\n"
+    "  --dpop PROOF      the DPoP proof of the request (RFC 9449), checked before the\n"
+    "                    binding: the token must then carry cnf.jkt of the proof's key\n"
+    "  --htm METHOD      the request's method (with --dpop)\n"
+    "  --htu URL         the request's URI (with --dpop; compared normalised)\n"
+    "  --dpop-nonce NONCE  the proof must carry this nonce (else use_dpop_nonce)\n"
+    "  --dpop-max-age SECONDS  the proof's iat may be at most this old (default 60); with\n"
+    "                    --replay-store, each proof jti is accepted once\n";
 
 // Where the keys come from. Remote sources (--jwks-url, --issuer-url) plug in here as
 // another KeySource; the rest of verify does not change.
@@ -302,7 +312,12 @@ int run_verify(const std::vector<std::string>& argv) {
                                  {"--replay-store"},
                                  {"--cnf-cert"},
                                  {"--require-binding", false},
-                                 {"--timeout"}},
+                                 {"--timeout"},
+                                 {"--dpop"},
+                                 {"--htm"},
+                                 {"--htu"},
+                                 {"--dpop-nonce"},
+                                 {"--dpop-max-age"}},
                                 /*max_positionals=*/1);
   if (args.help()) {
     std::cout << kUsage;
@@ -365,9 +380,29 @@ int run_verify(const std::vector<std::string>& argv) {
     if (!cert) usage_error("--cnf-cert: " + *file + ": no PEM certificate");
     cnf_cert = std::move(*cert);
   }
-  if (single_use) {
-    const Clock now = policy.clock ? policy.clock : Clock([] { return std::chrono::system_clock::now(); });
-    policy.replay_store = std::make_shared<ShiftedStore>(open_replay_store(*replay_store, spec.timeout), now);
+  // DPoP (RFC 9449): --dpop, --htm and --htu go together.
+  const auto dpop = args.get("--dpop");
+  const auto htm = args.get("--htm");
+  const auto htu = args.get("--htu");
+  if ((htm || htu || args.has("--dpop-nonce") || args.has("--dpop-max-age")) && !dpop) {
+    usage_error("--htm, --htu, --dpop-nonce and --dpop-max-age go with --dpop");
+  }
+  if (dpop && (!htm || !htu)) usage_error("--dpop needs --htm and --htu");
+  if (payload_only && dpop) usage_error("--payload-only checks no claims: it cannot be combined with --dpop");
+  const Clock now = policy.clock ? policy.clock : Clock([] { return std::chrono::system_clock::now(); });
+  DpopOptions dpop_options;
+  dpop_options.clock = now;
+  dpop_options.future_leeway = policy.leeway;  // the leeway widens only the future side
+  if (const auto age = args.get("--dpop-max-age")) {
+    dpop_options.max_age = std::chrono::seconds(parse_int("--dpop-max-age", *age, 0, INT32_MAX));
+  }
+  dpop_options.nonce = args.get("--dpop-nonce");
+  if (replay_store) {
+    // One store for both identifiers: the proof's jti (with --dpop) and, with
+    // --single-use, the token's (iss, jti).
+    const auto store = std::make_shared<ShiftedStore>(open_replay_store(*replay_store, spec.timeout), now);
+    if (single_use) policy.replay_store = store;
+    if (dpop) policy.proof_replay_store = store;
   }
 
   if (spec.key_file && *spec.key_file == "-" && (!args.positional() || *args.positional() == "-")) {
@@ -393,6 +428,11 @@ int run_verify(const std::vector<std::string>& argv) {
   const Verifier& verifier = *verifier_slot;
   Presented presented;
   if (cnf_cert) presented.certificate_thumbprint = cnf_cert->thumbprint;
+  DpopRequest dpop_request;
+  if (dpop) {
+    dpop_request = DpopRequest{*dpop, *htm, *htu, &dpop_options};
+    presented.dpop = &dpop_request;
+  }
   auto verified = verifier.verify(token, presented);
   if (!verified) {
     explain_not_found(verified.error(), keys, token_kid(token, verifier.policy().max_token_size));

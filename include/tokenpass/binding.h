@@ -49,6 +49,17 @@ struct TOKENPASS_EXPORT PeerCertificate {
   bool has_identity(std::string_view id) const noexcept;
 };
 
+struct DpopOptions;  // dpop.h
+
+// DpopRequest: a DPoP proof as it came with a request (the `DPoP` header), and the
+// request it must name.
+struct DpopRequest {
+  std::string_view proof;
+  std::string_view htm;  // the request's method
+  std::string_view htu;  // the request's URI
+  const DpopOptions* options = nullptr;  // null: DpopOptions{}
+};
+
 // Presented: what came with a token besides the token itself. Empty means nothing: a
 // bound token is then refused.
 struct Presented {
@@ -56,6 +67,11 @@ struct Presented {
   // certificate. The TLS handshake proved possession of its key, whether or not its
   // chain was verified: RFC 8705 §3 binds to the certificate itself.
   std::string_view certificate_thumbprint;
+  // dpop: a DPoP proof (RFC 9449). After every claim rule the Verifier checks it
+  // (check_dpop_proof: bad_proof, use_dpop_nonce), then that the token carries `cnf.jkt`
+  // equal to its key's thumbprint (bad_binding), then records its `jti` in
+  // `Policy::proof_replay_store` when there is one (replayed), then the token's own.
+  const DpopRequest* dpop = nullptr;
 };
 
 // bind_to_certificate sets `cnf` to {"x5t#S256": thumbprint} (other confirmation

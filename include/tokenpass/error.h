@@ -72,6 +72,12 @@ enum class errc {
   // none; a DPoP-bound token (`cnf.jkt`) presented without its proof; or a binding is
   // required (`Policy::require_binding`) and the token has none. 401.
   bad_binding,
+  // A DPoP proof (RFC 9449) is refused: not a dpop+jwt JWS, a private or unfitting key in
+  // its header, a bad signature, missing claims, another method or URI, an `ath` that is
+  // not the access token's hash, an `iat` outside the window. 401.
+  bad_proof,
+  // A DPoP proof lacks the nonce the server requires, or names another (RFC 9449 §8). 401.
+  use_dpop_nonce,
   // The request carries no token at all (RFC 6750 §3.1: a challenge without an error
   // code). 401.
   no_token = 100,

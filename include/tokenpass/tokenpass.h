@@ -4,6 +4,7 @@
 #include "tokenpass/algorithm.h"  // IWYU pragma: export
 #include "tokenpass/binding.h"    // IWYU pragma: export
 #include "tokenpass/claims.h"     // IWYU pragma: export
+#include "tokenpass/dpop.h"       // IWYU pragma: export
 #include "tokenpass/client_credentials.h"  // IWYU pragma: export
 #include "tokenpass/error.h"      // IWYU pragma: export
 #include "tokenpass/http.h"       // IWYU pragma: export

@@ -123,6 +123,10 @@ struct TOKENPASS_EXPORT Policy {
   // against what the request presents (verify(token, presented)); an unbound one is an
   // ordinary bearer token.
   bool require_binding = false;
+  // proof_replay_store: where DPoP proofs' `jti`s are recorded (RFC 9449 §11.1), after the
+  // token's binding and before the token's own `jti`; a proof seen before is `replayed`.
+  // Null: proofs are not checked for replay.
+  std::shared_ptr<const ReplayStore> proof_replay_store;
 
   // any_issuer / any_audience: the explicit way to skip those checks.
   Policy& any_issuer() {
@@ -191,7 +195,10 @@ class TOKENPASS_EXPORT Verifier {
   // verify with what the request presents besides the token (binding.h): after every
   // other rule and before single use, a token whose `cnf` holds `x5t#S256` must name
   // `presented.certificate_thumbprint` (else bad_binding: another certificate, or none);
-  // a `cnf` with `jkt` (DPoP) is bad_binding here. verify(token) is verify(token, {}):
+  // with `presented.dpop`, the DPoP proof is checked (bad_proof, use_dpop_nonce), the
+  // token must carry `cnf.jkt` equal to its key's thumbprint, and the proof's `jti` goes
+  // to `Policy::proof_replay_store`; a `cnf.jkt` without a proof is bad_binding.
+  // verify(token) is verify(token, {}):
   // a bound token is refused there. A `cnf` that is not an object, or an `x5t#S256` or
   // `jkt` that is not a string, is bad_claim (a claim rule). Thread-safe.
   Result<VerifiedToken> verify(std::string_view compact, const Presented& presented) const;
@@ -209,7 +216,7 @@ class TOKENPASS_EXPORT Verifier {
  private:
   Result<VerifiedToken> verify_unguarded(std::string_view compact, const Presented& presented) const;
   Result<void> check_single_use(const Claims& claims) const;
-  Result<void> check_binding(const Claims& claims, const Presented& presented) const;
+  Result<void> check_binding(const Claims& claims, const Presented& presented, std::string_view compact) const;
   Result<VerifiedToken> verify_full(std::string_view compact, std::size_t hash,
                                     const Presented& presented) const;
   std::shared_ptr<const KeySource> keys_;
