@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 
 #include "internal/base64url.h"
+#include "internal/basic_auth.h"
 #include "internal/metadata.h"
 #include "internal/rules.h"
 #include "internal/json.h"
@@ -139,6 +140,10 @@ Result<std::string> discover_token_endpoint(std::string_view issuer, HttpClient&
   } catch (...) {
     return make_error(errc::internal_error, "discovery failed inside the library");
   }
+}
+
+std::string internal::basic_authorization(std::string_view client_id, std::string_view client_secret) {
+  return "Basic " + base64_standard(percent_encode(client_id) + ":" + percent_encode(client_secret));
 }
 
 std::string form_encode(const HttpHeaders& fields) {
@@ -343,9 +348,7 @@ class TokenClient {
     switch (opt_.auth) {
       case ClientAuth::client_secret_basic:
         // RFC 6749 §2.3.1: both parts form-encoded before Basic encoding.
-        req.headers.emplace_back(
-            "Authorization", "Basic " + base64_standard(percent_encode(opt_.client_id) + ":" +
-                                                        percent_encode(opt_.client_secret)));
+        req.headers.emplace_back("Authorization", internal::basic_authorization(opt_.client_id, opt_.client_secret));
         break;
       case ClientAuth::client_secret_post:
         params.emplace_back("client_id", opt_.client_id);

@@ -7,7 +7,7 @@
 namespace tokenpass {
 namespace {
 
-constexpr std::array<std::pair<errc, std::string_view>, 31> kNames{{
+constexpr std::array<std::pair<errc, std::string_view>, 32> kNames{{
     {errc::malformed, "malformed"},
     {errc::unsupported_alg, "unsupported_alg"},
     {errc::alg_not_allowed, "alg_not_allowed"},
@@ -31,6 +31,7 @@ constexpr std::array<std::pair<errc, std::string_view>, 31> kNames{{
     {errc::bad_binding, "bad_binding"},
     {errc::bad_proof, "bad_proof"},
     {errc::use_dpop_nonce, "use_dpop_nonce"},
+    {errc::inactive, "inactive"},
     {errc::no_token, "no_token"},
     {errc::invalid_request, "invalid_request"},
     {errc::key_source_unavailable, "key_source_unavailable"},

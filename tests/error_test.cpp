@@ -10,7 +10,7 @@ using tokenpass::Error;
 using tokenpass::Result;
 
 TEST_CASE("every errc has its CLI spelling and parses back", "[error]") {
-  for (int v = 1; v <= static_cast<int>(errc::use_dpop_nonce); ++v) {
+  for (int v = 1; v <= static_cast<int>(errc::inactive); ++v) {
     const auto code = static_cast<errc>(v);
     const auto name = tokenpass::to_string(code);
     CHECK(name != "unknown");

@@ -3,6 +3,7 @@
 // or key was rejected, 2 usage, I/O or internal error).
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -130,6 +131,15 @@ int run_pubkey(const std::vector<std::string>& args);
 int run_sign(const std::vector<std::string>& args);
 int run_verify(const std::vector<std::string>& args);
 int run_inspect(const std::vector<std::string>& args);
+int run_introspect(const std::vector<std::string>& args);
+
+// Options verify and introspect share: --now (seconds since the epoch, fractions
+// allowed), --scope (repeatable; a space-separated value names several), --leeway (0 to
+// 600, default 0), --timeout (cli-contract rule 18: 1 to 3600, default 10 s).
+std::chrono::system_clock::time_point parse_now(const std::string& text);
+std::vector<std::string> parse_scopes(const Args& args);
+std::chrono::seconds parse_leeway(const Args& args);
+std::chrono::milliseconds parse_timeout(const Args& args);
 
 // write_out writes `bytes` to stdout exactly; a write failure is a usage error.
 void write_out(std::string_view bytes);

@@ -1,4 +1,8 @@
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
 #include <charconv>
 #include <cstdio>
 #include <cstring>
@@ -10,6 +14,7 @@
 
 #include "cli.h"
 #include "tokenpass/jws.h"
+#include "tokenpass/verifier.h"
 
 namespace tokenpass::cli {
 
@@ -257,6 +262,47 @@ KeyFile load_key_file(const std::string& path) {
     return out;
   }
   usage_error("key file '" + path + "' is neither a JWK, a JWK set nor PEM");
+}
+
+// ---- options verify and introspect share ------------------------------------------
+
+std::chrono::system_clock::time_point parse_now(const std::string& text) {
+  char* end = nullptr;
+  const double t = text.empty() ? -1 : std::strtod(text.c_str(), &end);
+  // The clock is a nanosecond time_point: it ends in 2262.
+  const double max =
+      std::chrono::duration<double>(std::chrono::system_clock::duration::max()).count() / 2;
+  if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(t) || t < 0 || t > max) {
+    usage_error("--now needs a time in seconds since the epoch");
+  }
+  return std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(
+          std::chrono::duration<double>(t)));
+}
+
+std::vector<std::string> parse_scopes(const Args& args) {
+  std::vector<std::string> out;
+  for (const auto& s : args.all("--scope")) {
+    // A space-separated list names several scopes, as in the `scope` claim.
+    std::size_t i = 0;
+    while (i <= s.size()) {
+      const std::size_t j = std::min(s.find(' ', i), s.size());
+      if (j > i) out.push_back(s.substr(i, j - i));
+      i = j + 1;
+    }
+    if (s.find_first_not_of(' ') == std::string::npos) usage_error("--scope is empty");
+  }
+  return out;
+}
+
+std::chrono::seconds parse_leeway(const Args& args) {
+  const auto v = args.get("--leeway");
+  return std::chrono::seconds(v ? parse_int("--leeway", *v, 0, kMaxLeeway.count()) : 0);
+}
+
+std::chrono::milliseconds parse_timeout(const Args& args) {
+  const auto t = args.get("--timeout");
+  return std::chrono::seconds(t ? parse_int("--timeout", *t, 1, 3600) : 10);
 }
 
 }  // namespace tokenpass::cli

@@ -26,6 +26,7 @@ constexpr Command kCommands[] = {
     {"sign", "sign a JSON claims object (or raw bytes) as a compact JWS", tokenpass::cli::run_sign},
     {"verify", "verify a token and print its claims", tokenpass::cli::run_verify},
     {"inspect", "decode a token WITHOUT verifying it", tokenpass::cli::run_inspect},
+    {"introspect", "ask an RFC 7662 introspection endpoint about a token", tokenpass::cli::run_introspect},
 };
 
 void usage(std::ostream& out) {

@@ -92,11 +92,6 @@ struct KeySpec {
   std::chrono::milliseconds timeout{10000};
 };
 
-// parse_timeout: --timeout SECONDS (rule 18), default 10.
-std::chrono::milliseconds parse_timeout(const Args& args) {
-  const auto t = args.get("--timeout");
-  return std::chrono::seconds(t ? parse_int("--timeout", *t, 1, 3600) : 10);
-}
 
 struct OpenedKeys {
   std::shared_ptr<const KeySource> source;
@@ -177,20 +172,6 @@ OpenedKeys open_keys(const KeySpec& spec) {
   out.source = std::make_shared<const StaticKeySource>(KeySet(std::move(keys)));
   out.skipped = std::move(file.skipped);
   return out;
-}
-
-std::chrono::system_clock::time_point parse_now(const std::string& text) {
-  char* end = nullptr;
-  const double t = text.empty() ? -1 : std::strtod(text.c_str(), &end);
-  // The clock is a nanosecond time_point: it ends in 2262.
-  const double max =
-      std::chrono::duration<double>(std::chrono::system_clock::duration::max()).count() / 2;
-  if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(t) || t < 0 || t > max) {
-    usage_error("--now needs a time in seconds since the epoch");
-  }
-  return std::chrono::system_clock::time_point(
-      std::chrono::duration_cast<std::chrono::system_clock::duration>(
-          std::chrono::duration<double>(t)));
 }
 
 std::vector<Alg> parse_algs(const Args& args) {
@@ -336,20 +317,9 @@ int run_verify(const std::vector<std::string>& argv) {
   policy.audiences = args.all("--aud");
   if (policy.audiences.empty()) policy.any_audience();
   policy.subject = args.get("--sub");
-  for (const auto& s : args.all("--scope")) {
-    // A space-separated list names several scopes, as in the `scope` claim.
-    std::size_t i = 0;
-    while (i <= s.size()) {
-      const std::size_t j = std::min(s.find(' ', i), s.size());
-      if (j > i) policy.required_scopes.push_back(s.substr(i, j - i));
-      i = j + 1;
-    }
-    if (s.find_first_not_of(' ') == std::string::npos) usage_error("--scope is empty");
-  }
+  policy.required_scopes = parse_scopes(args);
   // cli-contract rule 4: leeway 0 unless given; exp required only with --require exp.
-  policy.leeway = std::chrono::seconds(
-      args.get("--leeway") ? parse_int("--leeway", *args.get("--leeway"), 0, kMaxLeeway.count())
-                           : 0);
+  policy.leeway = parse_leeway(args);
   policy.require_exp = false;
   for (const auto& c : args.all("--require")) {
     if (c.empty()) usage_error("--require needs a claim name");

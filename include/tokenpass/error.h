@@ -78,6 +78,9 @@ enum class errc {
   bad_proof,
   // A DPoP proof lacks the nonce the server requires, or names another (RFC 9449 §8). 401.
   use_dpop_nonce,
+  // An introspection endpoint (RFC 7662) says the token is not active, or answers without
+  // a boolean `active`. 401.
+  inactive,
   // The request carries no token at all (RFC 6750 §3.1: a challenge without an error
   // code). 401.
   no_token = 100,

@@ -8,6 +8,7 @@
 #include "tokenpass/client_credentials.h"  // IWYU pragma: export
 #include "tokenpass/error.h"      // IWYU pragma: export
 #include "tokenpass/http.h"       // IWYU pragma: export
+#include "tokenpass/introspection.h" // IWYU pragma: export
 #include "tokenpass/issuer.h"     // IWYU pragma: export
 #include "tokenpass/jwk.h"        // IWYU pragma: export
 #include "tokenpass/jws.h"        // IWYU pragma: export
