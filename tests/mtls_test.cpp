@@ -364,7 +364,8 @@ TEST_CASE("binding: verify without a certificate, cnf types, DPoP-bound and forw
   tokenpass::Presented presented;
   presented.certificate_thumbprint = thumb;
   CHECK(verifier.verify(bound, presented));
-  presented.certificate_thumbprint = thumbprint_of(tls_file("client_gateway.pem"));
+  const std::string gateway_thumb = thumbprint_of(tls_file("client_gateway.pem"));  // outlives `presented`'s view
+  presented.certificate_thumbprint = gateway_thumb;
   CHECK(verifier.verify(bound, presented).error().code == errc::bad_binding);
   CHECK(verifier.verify(make("x5t")).error().code == errc::bad_claim);
   CHECK(verifier.verify(make({{"x5t#S256", 7}})).error().code == errc::bad_claim);

@@ -1,5 +1,7 @@
 // tools/main.cpp: `tokenpass`, the command-line face of the library. The interface is
 // fixed by shared/cli-contract.md; each subcommand lives in its own file.
+#include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <iostream>
 #include <string>
@@ -36,16 +38,14 @@ void usage(std::ostream& out) {
          "\n"
          "commands:\n";
   for (const auto& c : kCommands) {
-    out << "  " << c.name << std::string(10 - c.name.size(), ' ') << c.summary << '\n';
+    out << "  " << c.name << std::string(12 - c.name.size(), ' ') << c.summary << '\n';
   }
   out << "\n"
          "exit status: 0 success; 1 the token or key was rejected (stderr: \"error: CODE: ...\");\n"
          "2 usage, I/O or internal error.\n";
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   std::vector<std::string> args(argv + (argc > 0 ? 1 : 0), argv + argc);
   if (args.empty()) {
     usage(std::cerr);
@@ -81,4 +81,18 @@ int main(int argc, char** argv) {
   }
   std::cerr << "error: unknown command (see tokenpass --help)\n";
   return kExitUsage;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int rc = run(argc, argv);
+  // The process ends without running atexit handlers: a remote key fetch abandoned to
+  // its deadline (RemoteJwks never waits for a peer) may still be releasing its TLS
+  // context on its own thread, and OpenSSL's atexit cleanup would free what that thread
+  // still uses. Everything the tool writes is flushed first.
+  std::cout.flush();
+  std::cerr.flush();
+  std::fflush(nullptr);
+  std::_Exit(rc);
 }

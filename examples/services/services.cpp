@@ -89,6 +89,7 @@ bool Server::start(int port) {
     port_ = http_->bind_to_port("127.0.0.1", port) ? port : -1;
   }
   if (port_ <= 0) return false;
+  before_listen();
   thread_ = std::thread([this] { http_->listen_after_bind(); });
   return true;
 }
@@ -183,9 +184,8 @@ std::uint64_t TokenService::pbkdf2_runs() const {
   return login_pbkdf2_runs_.load() + (endpoint_ ? endpoint_->stats().secret_checks : 0);
 }
 
-bool TokenService::start(int port) {
-  if (!Server::start(port)) return false;
-  // The issuer name is known only now.
+void TokenService::before_listen() {
+  // The issuer name is known only now, and no request is served yet.
   const std::string issuer = url();
   tokenpass::Policy users = tokenpass::Policy::access_token_profile({issuer}, config_.user_audiences);
   users.clock = clock_;
@@ -209,7 +209,6 @@ bool TokenService::start(int port) {
   mount.openid_configuration = true;
   tokenpass::mount_token_endpoint(*http_, endpoint_, mount);
   http_->Post("/login", [this](const httplib::Request& req, httplib::Response& res) { login(req, res); });
-  return true;
 }
 
 void TokenService::login(const httplib::Request& req, httplib::Response& res) {

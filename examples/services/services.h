@@ -58,7 +58,8 @@ class Server {
   virtual ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
-  // start binds, then serves in the background. Returns false when the port is taken.
+  // start binds, lets the service add what needs its URL (before_listen), then serves in
+  // the background. Returns false when the port is taken.
   bool start(int port = 0);
   void stop();
   int port() const { return port_; }
@@ -67,6 +68,9 @@ class Server {
   void set_log(std::function<void(const std::string&)> log) { log_ = std::move(log); }
 
  protected:
+  // before_listen: called by start once the port is bound (url() is known) and before
+  // any request is served: the only place routes may still be added.
+  virtual void before_listen() {}
   void log(const std::string& line) const {
     if (log_) log_(line);
   }
@@ -132,13 +136,13 @@ class TokenService : public Server {
   // `clock` lets tests issue tokens at a chosen time.
   TokenService(TokenServiceConfig config, tokenpass::Key signing_key,
                tokenpass::Clock clock = nullptr);
-  // start binds first: the issuer name is this service's URL.
-  bool start(int port = 0);
   // pbkdf2_runs: secrets hashed so far (the same for a known and an unknown name).
   std::uint64_t pbkdf2_runs() const;
   const tokenpass::TokenEndpoint& endpoint() const { return *endpoint_; }
 
  private:
+  // before_listen: the issuer name is this service's URL, known once bound.
+  void before_listen() override;
   void login(const httplib::Request& req, httplib::Response& res);
   TokenServiceConfig config_;
   tokenpass::Key key_;
