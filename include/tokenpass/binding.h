@@ -61,7 +61,8 @@ struct DpopRequest {
 };
 
 // Presented: what came with a token besides the token itself. Empty means nothing: a
-// bound token is then refused.
+// bound token is then refused. It holds views (no copy per request): what they point to
+// must outlive the verify call.
 struct Presented {
   // certificate_thumbprint: `PeerCertificate::thumbprint` of the connection's client
   // certificate. The TLS handshake proved possession of its key, whether or not its
