@@ -16,8 +16,8 @@
 #include <string_view>
 #include <vector>
 
-#include "tokenpass/client_credentials.h"
 #include "tokenpass/binding.h"
+#include "tokenpass/client_credentials.h"
 #include "tokenpass/error.h"
 #include "tokenpass/export.h"
 #include "tokenpass/http.h"
@@ -132,8 +132,9 @@ class TOKENPASS_EXPORT Outbound {
   // invalid_request (destination not allowed, or a caller is needed and missing);
   // expired (the caller's token has expired: it is never sent on); bad_audience (a
   // token to forward whose `aud` does not name the destination's audience, unless
-  // `forward_any_audience`); bad_binding (a token to forward that is bound, `cnf`: the
-  // next hop would refuse it; exchange it instead); http_error or
+  // `forward_any_audience`); bad_binding (a token to forward that is bound, `cnf.x5t#S256`
+  // or `cnf.jkt`: the next hop would refuse it; call with a service token instead);
+  // http_error or
   // token_request_refused (no service or exchanged token could be had, as
   // ClientCredentials::token says). Never throws.
   Result<HttpHeaders> headers_for(std::string_view destination,
