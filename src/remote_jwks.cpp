@@ -145,7 +145,8 @@ struct RemoteJwks::State {
       default:
         ++stats.failures;
         policy.failed(t);
-        return {RemoteJwksEvent::Kind::fetch_failed, answer.detail + " (last good keys kept)"};
+        return {RemoteJwksEvent::Kind::fetch_failed,
+                answer.detail + (keys ? " (last good keys kept)" : " (no keys yet)")};
     }
   }
 };

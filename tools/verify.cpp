@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -130,6 +131,18 @@ OpenedKeys open_remote(const KeySpec& spec) {
   // redirects).
   options.timeout = spec.timeout;
   options.max_body_bytes = 1024 * 1024;
+  // Why a fetch failed, for the exit-2 message (the fetching thread reports it; it may
+  // outlive this function, so the record is shared).
+  struct LastFailure {
+    std::mutex mu;
+    std::string detail;
+  };
+  const auto last_failure = std::make_shared<LastFailure>();
+  options.on_event = [last_failure](const RemoteJwksEvent& e) {
+    if (e.kind != RemoteJwksEvent::Kind::fetch_failed) return;
+    std::lock_guard<std::mutex> lock(last_failure->mu);
+    last_failure->detail = e.detail;
+  };
   const auto http = std::make_shared<HttplibClient>();
   std::shared_ptr<RemoteJwks> remote;
   if (spec.jwks_url) {
@@ -143,7 +156,13 @@ OpenedKeys open_remote(const KeySpec& spec) {
   }
   // A fetch that fails is exit 2 (cli-contract "verify against remote keys").
   if (auto ok = remote->prefetch(options.timeout); !ok) {
-    usage_error(std::string(option) + ": the JWK set could not be fetched from " + remote->url());
+    std::string why;
+    {
+      std::lock_guard<std::mutex> lock(last_failure->mu);
+      why = last_failure->detail;
+    }
+    usage_error(std::string(option) + ": the JWK set could not be fetched from " + remote->url() + " (" +
+                (why.empty() ? "no answer within the deadline" : why) + ")");
   }
   OpenedKeys out;
   out.source = remote;

@@ -47,6 +47,8 @@ def main():
             rc, _, err = r.check("%s: exit 2" % why, ["verify", "--jwks-url", url, "--allow-http",
                                                       "--timeout", "1", token], 2)
             r.ok("%s: says the set could not be fetched" % why, "could not be fetched" in err, err)
+            if mode == "redirect":
+                r.ok("the redirect: the message says why (its status)", "302" in err, err)
             # Discovery is an exchange of its own, under the same rules.
             r.check("%s (discovery): exit 2" % why, ["verify", "--issuer-url", "http://127.0.0.1:%d" % port,
                                                      "--allow-http", "--timeout", "1", token], 2)
