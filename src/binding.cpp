@@ -10,19 +10,11 @@
 
 #include "internal/base64url.h"
 #include "internal/openssl.h"
+#include "tokenpass/http.h"
 
 namespace tokenpass {
 
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
 
 std::string ia5(const ASN1_IA5STRING* s) {
   return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
@@ -98,7 +90,7 @@ bool PeerCertificate::has_identity(std::string_view id) const noexcept {
     return false;
   }
   for (const auto& d : dns_names) {
-    if (iequals(d, id)) return true;
+    if (header_name_equals(d, id)) return true;  // ASCII case-insensitive, as DNS names compare
   }
   return false;
 }

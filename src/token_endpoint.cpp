@@ -63,15 +63,6 @@ std::vector<ClientAuth> methods_of(const ClientRecord& c) {
   return out;
 }
 
-bool ascii_iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
-
 // Base64 with the standard alphabet and padding (RFC 4648 §4), strict: what HTTP Basic
 // credentials are (RFC 7617 §2).
 bool base64_standard_decode(std::string_view text, std::string& out) {
@@ -448,7 +439,7 @@ struct TokenEndpoint::State {
       const std::string& h = authorization.front();
       const std::size_t sp = h.find(' ');
       // RFC 9110 §11.1: the scheme name is case-insensitive.
-      if (sp == std::string::npos || !ascii_iequals(std::string_view(h).substr(0, sp), "Basic")) {
+      if (sp == std::string::npos || !header_name_equals(std::string_view(h).substr(0, sp), "Basic")) {
         return invalid_client("the Authorization scheme is not Basic", scheme);
       }
       std::size_t start = sp;
@@ -783,7 +774,7 @@ struct TokenEndpoint::State {
     }
     std::string media = types.size() == 1 ? types.front().substr(0, types.front().find(';')) : std::string();
     while (!media.empty() && (media.back() == ' ' || media.back() == '\t')) media.pop_back();
-    if (!ascii_iequals(media, "application/x-www-form-urlencoded")) {
+    if (!header_name_equals(media, "application/x-www-form-urlencoded")) {
       return fail("invalid_request", "the body must be application/x-www-form-urlencoded");
     }
     if (req.body.size() > opt.max_body_bytes) return fail("invalid_request", "the request is too large");
