@@ -95,12 +95,20 @@ bool PeerCertificate::has_identity(std::string_view id) const noexcept {
   return false;
 }
 
-ClaimsBuilder& bind_to_certificate(ClaimsBuilder& claims, std::string_view thumbprint) {
+namespace {
+ClaimsBuilder& confirm(ClaimsBuilder& claims, const char* member, std::string_view value) {
   nlohmann::json cnf = nlohmann::json::object();
   const auto& j = claims.json();
   if (const auto it = j.find("cnf"); it != j.end() && it->is_object()) cnf = *it;
-  cnf["x5t#S256"] = std::string(thumbprint);
+  cnf[member] = std::string(value);
   return claims.claim("cnf", std::move(cnf));
 }
+}  // namespace
+
+ClaimsBuilder& bind_to_certificate(ClaimsBuilder& claims, std::string_view thumbprint) {
+  return confirm(claims, "x5t#S256", thumbprint);
+}
+
+ClaimsBuilder& bind_to_dpop_key(ClaimsBuilder& claims, std::string_view jkt) { return confirm(claims, "jkt", jkt); }
 
 }  // namespace tokenpass

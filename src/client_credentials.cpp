@@ -337,7 +337,22 @@ class TokenClient {
     return sign_jws(*opt_.assertion_key, claims.dump());
   }
 
-  Result<AccessToken> request(HttpHeaders params) {
+  Result<AccessToken> request(const HttpHeaders& params) {
+    // RFC 9449 §8: a server that wants a nonce says so once (400 use_dpop_nonce with a
+    // DPoP-Nonce header); the request is made again with it, and a fresh assertion.
+    Result<HttpResponse> res = make_error(errc::http_error, "not sent");
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      res = send_once(params);
+      if (!res) return make_error(errc::http_error, "token endpoint: " + res.error().detail);
+      if (!opt_.dpop) break;
+      const auto nonce = res->header("DPoP-Nonce");
+      if (nonce) opt_.dpop->remember_nonce(opt_.token_endpoint, *nonce);
+      if (!nonce || res->status != 400 || res->body.find("use_dpop_nonce") == std::string::npos) break;
+    }
+    return parse(*res);
+  }
+
+  Result<HttpResponse> send_once(HttpHeaders params) {
     HttpRequest req;
     req.method = "POST";
     req.url = opt_.token_endpoint;
@@ -372,19 +387,22 @@ class TokenClient {
       default:
         break;
     }
+    if (opt_.dpop) {
+      // RFC 9449 §5: a proof for the token request binds the token to the signer's key.
+      auto proof = opt_.dpop->proof("POST", opt_.token_endpoint);
+      if (!proof) return make_error(errc::http_error, "DPoP proof: " + proof.error().detail);
+      req.headers.emplace_back("DPoP", std::move(*proof));
+    }
     req.body = form_encode(params);
     {
       std::lock_guard<std::mutex> g(mu_);
       ++stats_.requests;
     }
-    Result<HttpResponse> res = make_error(errc::http_error, "not sent");
     try {
-      res = http_->send(req);
+      return http_->send(req);
     } catch (...) {
-      res = make_error(errc::http_error, "the HTTP client threw");
+      return make_error(errc::http_error, "the HTTP client threw");
     }
-    if (!res) return make_error(errc::http_error, "token endpoint: " + res.error().detail);
-    return parse(*res);
   }
 
   Result<AccessToken> parse(const HttpResponse& res) const {
@@ -486,6 +504,7 @@ Result<AccessToken> ClientCredentials::token(std::string_view audience,
 }
 
 TokenClientStats ClientCredentials::stats() const { return client_->stats(); }
+const DpopSigner* ClientCredentials::dpop_signer() const noexcept { return client_->options().dpop.get(); }
 
 TokenExchange::TokenExchange(ClientCredentialsOptions options, std::shared_ptr<HttpClient> http)
     : client_(std::make_unique<internal::TokenClient>(std::move(options), std::move(http))) {}
@@ -524,5 +543,6 @@ Result<AccessToken> TokenExchange::exchange(const VerifiedToken& subject, std::s
 }
 
 TokenClientStats TokenExchange::stats() const { return client_->stats(); }
+const DpopSigner* TokenExchange::dpop_signer() const noexcept { return client_->options().dpop.get(); }
 
 }  // namespace tokenpass

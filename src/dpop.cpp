@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <map>
+#include <mutex>
+#include <stdexcept>
 #include <utility>
 
 #include "internal/base64url.h"
@@ -186,16 +189,18 @@ Result<DpopProof> check_dpop_proof(std::string_view proof, std::string_view htm,
     const std::string* claim_htu = str("htu");
     const std::string* ath = str("ath");
     const auto iat_it = c.find("iat");
-    if (jti == nullptr || jti->empty() || claim_htm == nullptr || claim_htu == nullptr || ath == nullptr ||
-        iat_it == c.end() || !iat_it->is_number()) {
+    if (jti == nullptr || jti->empty() || claim_htm == nullptr || claim_htu == nullptr ||
+        (ath == nullptr && !access_token.empty()) || iat_it == c.end() || !iat_it->is_number()) {
       return bad("the proof lacks jti, htm, htu, iat or ath (or one has the wrong type)");
     }
     if (*claim_htm != htm) return bad("htm is not the request's method");
     auto want = normalize_htu(htu);
     auto got = normalize_htu(*claim_htu);
     if (!want || !got || *want != *got) return bad("htu is not the request's URI");
-    const std::string hash = internal::b64url_encode(internal::sha256(access_token));
-    if (!internal::ct_equal(*ath, hash)) return bad("ath is not the hash of the access token");
+    if (!access_token.empty()) {
+      const std::string hash = internal::b64url_encode(internal::sha256(access_token));
+      if (ath == nullptr || !internal::ct_equal(*ath, hash)) return bad("ath is not the hash of the access token");
+    }
     const double iat = iat_it->get<double>();
     if (!(iat >= 0 && iat < 9007199254740992.0)) return bad("iat is out of range");
     const auto clock = options.clock ? options.clock : Clock([] { return std::chrono::system_clock::now(); });
@@ -220,5 +225,130 @@ Result<DpopProof> check_dpop_proof(std::string_view proof, std::string_view htm,
     return make_error(errc::internal_error, "the proof could not be checked");
   }
 }
+
+std::optional<std::string> www_authenticate_dpop(const Error& e, std::string_view realm, const std::vector<Alg>& algs,
+                                                 const std::vector<std::string>& scopes, bool with_error) {
+  const Error shown = with_error ? e : make_error(errc::no_token);
+  auto bearer = www_authenticate(shown, realm, scopes);
+  if (!bearer) return std::nullopt;
+  std::string out = "DPoP" + bearer->substr(std::string_view("Bearer").size());
+  const std::string_view generic = "error=\"invalid_token\"";
+  const std::size_t at = out.find(generic);
+  if (at != std::string::npos && (e.code == errc::bad_proof || e.code == errc::use_dpop_nonce)) {
+    out.replace(at, generic.size(),
+                e.code == errc::bad_proof ? "error=\"invalid_dpop_proof\"" : "error=\"use_dpop_nonce\"");
+  }
+  std::string names;
+  for (const Alg a : algs.empty() ? all_algs() : algs) {
+    if (!asymmetric(a)) continue;
+    if (!names.empty()) names.push_back(' ');
+    names += to_string(a);
+  }
+  out += ", algs=\"" + names + "\"";
+  return out;
+}
+
+namespace {
+constexpr std::size_t kMaxNonceOrigins = 256;
+
+// nonce_ok: RFC 9449 §8.1: nonce = 1*NQCHAR.
+bool nonce_ok(std::string_view nonce) {
+  if (nonce.empty() || nonce.size() > 1024) return false;
+  return std::all_of(nonce.begin(), nonce.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u == 0x21 || (u >= 0x23 && u <= 0x5B) || (u >= 0x5D && u <= 0x7E);
+  });
+}
+
+// origin_of: scheme://host[:port] of a normalised URI.
+std::string origin_of(const std::string& normalized) {
+  const std::size_t slash = normalized.find('/', normalized.find("://") + 3);
+  return normalized.substr(0, slash);
+}
+}  // namespace
+
+struct DpopSigner::State {
+  explicit State(Key k) : key(std::move(k)) {}
+  Key key;
+  Alg alg = Alg::ES256;
+  Clock clock;
+  std::string public_jwk;  // the header's jwk, serialized once
+  std::string jkt;
+  mutable std::mutex mu;
+  mutable std::map<std::string, std::string> nonces;  // origin -> latest nonce
+};
+
+DpopSigner::DpopSigner(Key private_key, std::optional<Alg> alg, Clock clock) {
+  if (!private_key.is_private() || private_key.is_symmetric() || !private_key.can_sign()) {
+    throw std::invalid_argument("tokenpass::DpopSigner: the key is not a private asymmetric signing key");
+  }
+  const Alg chosen = alg ? *alg : private_key.default_alg();
+  if (!private_key.fits(chosen) || !asymmetric(chosen)) {
+    throw std::invalid_argument("tokenpass::DpopSigner: the algorithm does not fit the key");
+  }
+  json jwk = private_key.to_public_jwk();
+  // The proof names its key by value; kid, alg, use and key_ops say nothing there.
+  for (const char* member : {"kid", "alg", "use", "key_ops"}) jwk.erase(member);
+  std::string jkt = private_key.thumbprint();
+  auto state = std::make_shared<State>(std::move(private_key));
+  state->public_jwk = jwk.dump();
+  state->jkt = std::move(jkt);
+  state->alg = chosen;
+  state->clock = clock ? std::move(clock) : Clock([] { return std::chrono::system_clock::now(); });
+  state_ = std::move(state);
+}
+
+Result<std::string> DpopSigner::proof(std::string_view htm, std::string_view htu, std::string_view access_token,
+                                      std::string_view nonce) const {
+  try {
+    if (htm.empty()) return make_error(errc::invalid_request, "DPoP proof: no method");
+    auto normalized = normalize_htu(htu);
+    if (!normalized) return normalized.error();
+    std::string use_nonce(nonce);
+    if (use_nonce.empty()) {
+      const std::lock_guard<std::mutex> lock(state_->mu);
+      const auto it = state_->nonces.find(origin_of(*normalized));
+      if (it != state_->nonces.end()) use_nonce = it->second;
+    }
+    // htu as the request names it, less query and fragment (RFC 9449 §4.2).
+    const std::string_view bare = htu.substr(0, std::min(htu.find('?'), htu.find('#')));
+    json claims = {{"jti", internal::b64url_encode(internal::random_bytes(16))},
+                   {"htm", std::string(htm)},
+                   {"htu", std::string(bare)},
+                   {"iat", std::chrono::duration_cast<std::chrono::seconds>(state_->clock().time_since_epoch()).count()}};
+    if (!access_token.empty()) claims["ath"] = internal::b64url_encode(internal::sha256(access_token));
+    if (!use_nonce.empty()) claims["nonce"] = use_nonce;
+    JwsSignOptions so;
+    so.alg = state_->alg;
+    so.kid = std::string();
+    so.typ = std::string("dpop+jwt");
+    so.extra_header = {{"jwk", json::parse(state_->public_jwk)}};
+    auto signed_proof = sign_jws(state_->key, claims.dump(), so);
+    if (!signed_proof) return make_error(errc::internal_error, "DPoP proof: " + signed_proof.error().detail);
+    return signed_proof;
+  } catch (const std::exception&) {
+    internal::clear_openssl_errors();
+    return make_error(errc::internal_error, "DPoP proof: signing failed inside the library");
+  }
+}
+
+void DpopSigner::remember_nonce(std::string_view htu, std::string_view nonce) const {
+  try {
+    if (!nonce_ok(nonce)) return;
+    auto normalized = normalize_htu(htu);
+    if (!normalized) return;
+    const std::string origin = origin_of(*normalized);
+    const std::lock_guard<std::mutex> lock(state_->mu);
+    if (state_->nonces.size() >= kMaxNonceOrigins && state_->nonces.count(origin) == 0) {
+      state_->nonces.erase(state_->nonces.begin());
+    }
+    state_->nonces[origin] = std::string(nonce);
+  } catch (const std::exception&) {
+    // Out of memory: the nonce is not remembered; the next proof may be refused and retried.
+  }
+}
+
+const std::string& DpopSigner::jkt() const noexcept { return state_->jkt; }
+Alg DpopSigner::alg() const noexcept { return state_->alg; }
 
 }  // namespace tokenpass

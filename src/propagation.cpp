@@ -45,27 +45,35 @@ bool is_b64token(std::string_view token) noexcept {
   return i == token.size();
 }
 
-Result<std::string_view> extract_bearer(std::string_view value) {
+namespace {
+// credentials_of: `<scheme> 1*SP token68` (RFC 9110 §11.4, RFC 6750 §2.1), the scheme
+// compared case-insensitively (§11.1); another scheme is no_token.
+Result<std::string_view> credentials_of(std::string_view value, std::string_view scheme) {
   // RFC 9110 §5.5: surrounding white space is not part of the field value.
   while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
   while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
   if (value.empty()) return make_error(errc::no_token, "empty Authorization header");
-  constexpr std::string_view kScheme = "bearer";
-  // RFC 9110 §11.1: the scheme is case-insensitive. Another scheme is no bearer token.
-  if (!starts_with_ci(value, kScheme) ||
-      (value.size() > kScheme.size() && value[kScheme.size()] != ' ')) {
-    return make_error(errc::no_token, "not a Bearer authorization");
+  if (!starts_with_ci(value, scheme) || (value.size() > scheme.size() && value[scheme.size()] != ' ')) {
+    return make_error(errc::no_token, "not a " + std::string(scheme) + " authorization");
   }
-  value.remove_prefix(kScheme.size());
+  value.remove_prefix(scheme.size());
   while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-  if (value.empty()) return make_error(errc::invalid_request, "Bearer without a token");
+  if (value.empty()) return make_error(errc::invalid_request, std::string(scheme) + " without a token");
   if (!is_b64token(value)) {
     return make_error(errc::invalid_request,
                       value.find_first_of(" ,") != std::string_view::npos
                           ? "more than one token in the Authorization header"
-                          : "the bearer token has characters RFC 6750 does not allow");
+                          : "the token has characters RFC 6750 does not allow");
   }
   return value;
+}
+}  // namespace
+
+Result<std::string_view> extract_bearer(std::string_view value) { return credentials_of(value, "Bearer"); }
+
+bool TokenResolver::uses_dpop(std::string_view value) noexcept {
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  return starts_with_ci(value, "DPoP") && (value.size() == 4 || value[4] == ' ');
 }
 
 Result<std::string_view> extract_bearer(const std::vector<std::string_view>& values) {
@@ -105,7 +113,18 @@ bool is_bound(const Claims& claims) {
 }
 }  // namespace
 
-Result<RequestContext> TokenResolver::resolve(const HeaderLookup& headers, const PeerCertificate* peer) const {
+Result<VerifiedToken> TokenResolver::verify_user(std::string_view token, const Presented& presented) const {
+  // A JWS compact serialization has two dots; an opaque token is the issuer's to explain.
+  if (options_.introspector && token.find('.') == std::string_view::npos) {
+    auto answer = options_.introspector->introspect(token);
+    if (!answer) return answer.error();
+    return user_->verify_introspected(token, *answer, presented);
+  }
+  return user_->verify(token, presented);
+}
+
+Result<RequestContext> TokenResolver::resolve(const HeaderLookup& headers, const PeerCertificate* peer,
+                                              const RequestTarget* target) const {
   try {
     RequestContext ctx;
     // The TLS handshake proved possession of the certificate's key, whether or not its
@@ -119,14 +138,34 @@ Result<RequestContext> TokenResolver::resolve(const HeaderLookup& headers, const
     if (user_) {
       // The values must outlive `raw`, which points into them.
       const std::vector<std::string> values = headers(options_.user_header);
-      auto raw = one_value(values, true);
+      std::vector<std::string> proofs;
+      DpopRequest dpop;
+      Result<std::string_view> raw = make_error(errc::no_token);
+      if (options_.dpop && values.size() == 1 && uses_dpop(values.front())) {
+        // RFC 9449 §7.1: the DPoP scheme, and exactly one proof (§4.3 check 1).
+        raw = credentials_of(values.front(), "DPoP");
+        if (!raw) return raw.error();
+        proofs = headers("DPoP");
+        if (proofs.size() != 1) {
+          return make_error(errc::bad_proof, proofs.empty() ? "no DPoP proof" : "more than one DPoP proof");
+        }
+        if (target == nullptr) return make_error(errc::internal_error, "DPoP needs the request's method and URI");
+        dpop.proof = proofs.front();
+        dpop.htm = target->method;
+        dpop.htu = target->uri;
+        dpop.options = options_.dpop.get();
+        presented.dpop = &dpop;
+      } else {
+        raw = one_value(values, true);
+      }
       if (raw) {
-        auto verified = user_->verify(*raw, presented);
+        auto verified = verify_user(*raw, presented);
         if (!verified) return verified.error();
         ctx.user_.emplace(std::move(*verified));
       } else if (raw.error().code != errc::no_token || options_.require_user) {
         return raw.error();
       }
+      presented.dpop = nullptr;  // the proof names the user token, not the service's
     }
     if (service_) {
       const std::vector<std::string> values = headers(options_.service_header);
@@ -192,8 +231,41 @@ Outbound& Outbound::clock(Clock clock) {
   return *this;
 }
 
-Result<HttpHeaders> Outbound::headers_for(std::string_view destination,
-                                          const VerifiedToken* caller) const {
+Result<HttpHeaders> Outbound::headers_for(std::string_view destination, const VerifiedToken* caller) const {
+  return headers_for(destination, caller, nullptr);
+}
+
+Result<HttpHeaders> Outbound::headers_for(std::string_view destination, const VerifiedToken* caller,
+                                          const RequestTarget& call) const {
+  return headers_for(destination, caller, &call);
+}
+
+namespace {
+// authorization: the header(s) that send `token` in `header`: `Bearer <token>` in
+// Authorization (the bare token in any other header); a DPoP-bound token as
+// `DPoP <token>` with a proof for `call` (RFC 9449 §7.1), which only Authorization takes.
+Result<void> add_token(HttpHeaders& out, std::string_view header, const AccessToken& token,
+                       const DpopSigner* signer, const RequestTarget* call) {
+  const bool authorization = header_name_equals(header, "Authorization");
+  if (!header_name_equals(token.token_type, "DPoP")) {
+    out.emplace_back(std::string(header), authorization ? "Bearer " + token.access_token : token.access_token);
+    return {};
+  }
+  if (!authorization) return make_error(errc::invalid_request, "a DPoP-bound token goes in Authorization only");
+  if (signer == nullptr) return make_error(errc::invalid_request, "a DPoP-bound token without the signer that got it");
+  if (call == nullptr) {
+    return make_error(errc::invalid_request, "a DPoP-bound token needs the call's method and URL (headers_for with a RequestTarget)");
+  }
+  auto proof = signer->proof(call->method, call->uri, token.access_token);
+  if (!proof) return proof.error();
+  out.emplace_back("Authorization", "DPoP " + token.access_token);
+  out.emplace_back("DPoP", std::move(*proof));
+  return {};
+}
+}  // namespace
+
+Result<HttpHeaders> Outbound::headers_for(std::string_view destination, const VerifiedToken* caller,
+                                          const RequestTarget* call) const {
   try {
     const auto it = destinations_.find(destination);
     if (it == destinations_.end()) {
@@ -229,10 +301,7 @@ Result<HttpHeaders> Outbound::headers_for(std::string_view destination,
     const auto add_service = [&](std::string_view header) -> Result<void> {
       auto token = credentials_->token(dest.audience, dest.scopes);
       if (!token) return token.error();
-      out.emplace_back(std::string(header), header_name_equals(header, "Authorization")
-                                                ? "Bearer " + token->access_token
-                                                : token->access_token);
-      return {};
+      return add_token(out, header, *token, credentials_->dpop_signer(), call);
     };
     switch (mode_) {
       case Mode::forward:
@@ -248,7 +317,7 @@ Result<HttpHeaders> Outbound::headers_for(std::string_view destination,
       case Mode::exchange: {
         auto token = exchange_->exchange(*caller, dest.audience, dest.scopes);
         if (!token) return token.error();
-        out.emplace_back("Authorization", "Bearer " + token->access_token);
+        if (auto r = add_token(out, "Authorization", *token, exchange_->dpop_signer(), call); !r) return r.error();
         break;
       }
       default:

@@ -627,12 +627,13 @@ struct TokenEndpoint::State {
                                            const std::vector<std::string>& audience,
                                            std::chrono::system_clock::time_point now,
                                            std::chrono::seconds lifetime, const ClientRecord& client,
-                                           const TokenEndpointRequest& req) const {
+                                           const TokenEndpointRequest& req, const std::string& jkt) const {
     // RFC 8705 §3: a token obtained over a connection with a client certificate is bound
     // to that certificate.
     if (req.client_certificate && client.certificate_bound_tokens) {
       bind_to_certificate(claims, req.client_certificate->thumbprint);
     }
+    if (!jkt.empty()) bind_to_dpop_key(claims, jkt);  // RFC 9449 §6.1
     if (audience.size() == 1) {
       claims.audience(audience.front());
     } else {
@@ -645,8 +646,11 @@ struct TokenEndpoint::State {
   }
 
   TokenEndpointResponse answer(const std::string& token, std::chrono::seconds lifetime,
-                               const std::vector<std::string>& scopes, std::string_view issued_type) const {
-    json body = {{"access_token", token}, {"token_type", "Bearer"}, {"expires_in", lifetime.count()}};
+                               const std::vector<std::string>& scopes, std::string_view issued_type,
+                               bool dpop_bound) const {
+    json body = {{"access_token", token},
+                 {"token_type", dpop_bound ? "DPoP" : "Bearer"},
+                 {"expires_in", lifetime.count()}};
     if (!scopes.empty()) body["scope"] = join(scopes);
     if (!issued_type.empty()) body["issued_token_type"] = issued_type;
     ++issued;
@@ -659,7 +663,8 @@ struct TokenEndpoint::State {
   }
 
   std::variant<TokenEndpointResponse, Failure> client_credentials(const ClientRecord& client, const Form& form,
-                                                                  const TokenEndpointRequest& req) const {
+                                                                  const TokenEndpointRequest& req,
+                                                                  const std::string& jkt) const {
     if (form.has("subject_token") || form.has("actor_token")) {
       return fail("invalid_request", "subject_token and actor_token belong to token exchange");
     }
@@ -677,16 +682,18 @@ struct TokenEndpoint::State {
     ClaimsBuilder c;
     c.subject(client.id).client_id(client.id);
     if (!want.empty()) c.scopes(want);
-    auto token = issue(*cc_issuer, c, audience, opt.clock(), lifetime, client, req);
+    auto token = issue(*cc_issuer, c, audience, opt.clock(), lifetime, client, req, jkt);
     if (auto* f = std::get_if<Failure>(&token)) return std::move(*f);
     const bool bound = req.client_certificate && client.certificate_bound_tokens;
     log("token endpoint: client credentials: token for " + client.id + " (aud " + join(audience) + ", " +
-        std::to_string(lifetime.count()) + " s" + (bound ? ", bound to its certificate" : "") + ")");
-    return answer(std::get<std::string>(token), lifetime, want, {});
+        std::to_string(lifetime.count()) + " s" + (bound ? ", bound to its certificate" : "") +
+        (jkt.empty() ? "" : ", bound to its DPoP key") + ")");
+    return answer(std::get<std::string>(token), lifetime, want, {}, !jkt.empty());
   }
 
   std::variant<TokenEndpointResponse, Failure> token_exchange(const ClientRecord& client, const Form& form,
-                                                              const TokenEndpointRequest& req) const {
+                                                              const TokenEndpointRequest& req,
+                                                              const std::string& jkt) const {
     // RFC 8693 §2.1: subject_token and subject_token_type are required; actor_token_type
     // goes with actor_token and only with it.
     const std::string subject_token = form.one("subject_token");
@@ -750,12 +757,12 @@ struct TokenEndpoint::State {
     ClaimsBuilder c;
     c.subject(*sub).client_id(client.id).claim("act", act);
     if (!want.empty()) c.scopes(want);
-    auto token = issue(*exchange_issuer, c, audience, now, lifetime, client, req);
+    auto token = issue(*exchange_issuer, c, audience, now, lifetime, client, req, jkt);
     if (auto* f = std::get_if<Failure>(&token)) return std::move(*f);
     log("token endpoint: token exchange: " + client.id + " for subject " + printable(*sub) + " (aud " +
         join(audience) + ")");
     return answer(std::get<std::string>(token), lifetime, want,
-                  requested_type.empty() ? kAccessTokenType : std::string_view(requested_type));
+                  requested_type.empty() ? kAccessTokenType : std::string_view(requested_type), !jkt.empty());
   }
 
   // The request --------------------------------------------------------------------
@@ -808,8 +815,41 @@ struct TokenEndpoint::State {
     if (!contains(client.grant_types, grant)) {
       return fail("unauthorized_client", "this client may not use " + printable(grant));
     }
-    if (grant == kClientCredentialsGrant) return client_credentials(client, form, req);
-    return token_exchange(client, form, req);
+    auto jkt = dpop_key(req);
+    if (auto* f = std::get_if<Failure>(&jkt)) return std::move(*f);
+    const std::string& bound_to = std::get<std::string>(jkt);
+    if (grant == kClientCredentialsGrant) return client_credentials(client, form, req, bound_to);
+    return token_exchange(client, form, req, bound_to);
+  }
+
+  // dpop_key: the thumbprint of the key of the request's DPoP proof (RFC 9449 §5), ""
+  // when DPoP is off or the request has no proof.
+  std::variant<std::string, Failure> dpop_key(const TokenEndpointRequest& req) const {
+    if (!opt.dpop) return std::string();
+    std::vector<std::string_view> proofs;
+    for (const auto& [k, v] : req.headers) {
+      if (header_name_equals(k, "DPoP")) proofs.emplace_back(v);
+    }
+    if (proofs.empty()) return std::string();
+    if (proofs.size() > 1) return fail("invalid_dpop_proof", "more than one DPoP proof");
+    auto proof = check_dpop_proof(proofs.front(), "POST", opt.token_endpoint, {}, *opt.dpop);
+    if (!proof && proof.error().code == errc::bad_proof && !opt.mtls_token_endpoint.empty()) {
+      proof = check_dpop_proof(proofs.front(), "POST", opt.mtls_token_endpoint, {}, *opt.dpop);
+    }
+    if (!proof) {
+      if (proof.error().code == errc::use_dpop_nonce && opt.dpop->nonce) {
+        Failure f = fail("use_dpop_nonce", "the DPoP proof must carry the server's nonce");
+        f.headers.emplace_back("DPoP-Nonce", *opt.dpop->nonce);
+        return f;
+      }
+      return fail("invalid_dpop_proof", "the DPoP proof is not acceptable: " + proof.error().detail);
+    }
+    auto first = assertion_replay->first_use("dpop", proof->jti, proof->replay_until);
+    if (!first) {
+      if (first.error().code == errc::replayed) return fail("invalid_dpop_proof", "the DPoP proof was used before");
+      return fail("temporarily_unavailable", "the replay store is unavailable", 503);
+    }
+    return std::move(proof->jkt);
   }
 };
 
@@ -877,6 +917,13 @@ TokenEndpoint::TokenEndpoint(Key signing_key, std::shared_ptr<const ClientRegist
   }
   if (!s.opt.mtls_token_endpoint.empty()) {
     doc["mtls_endpoint_aliases"] = {{"token_endpoint", s.opt.mtls_token_endpoint}};
+  }
+  if (s.opt.dpop) {  // RFC 9449 §5.1
+    json algs = json::array();
+    for (const Alg a : s.opt.dpop->algorithms.empty() ? all_algs() : s.opt.dpop->algorithms) {
+      if (a != Alg::HS256 && a != Alg::HS384 && a != Alg::HS512) algs.push_back(to_string(a));
+    }
+    doc["dpop_signing_alg_values_supported"] = algs;
   }
   s.metadata = doc.dump();
 }

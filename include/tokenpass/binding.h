@@ -79,4 +79,8 @@ struct Presented {
 // members the builder holds are kept). Returns `claims`.
 TOKENPASS_EXPORT ClaimsBuilder& bind_to_certificate(ClaimsBuilder& claims, std::string_view thumbprint);
 
+// bind_to_dpop_key sets `cnf.jkt` (RFC 9449 §6.1): the token is then accepted only with
+// a DPoP proof signed by the key of that thumbprint (DpopProof::jkt). Returns `claims`.
+TOKENPASS_EXPORT ClaimsBuilder& bind_to_dpop_key(ClaimsBuilder& claims, std::string_view jkt);
+
 }  // namespace tokenpass

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tokenpass/dpop.h"
 #include "tokenpass/error.h"
 #include "tokenpass/export.h"
 #include "tokenpass/http.h"
@@ -43,6 +44,11 @@ struct ClientCredentialsOptions {
   // client_id, aud = token_endpoint, a jti and exp = now + assertion_lifetime.
   std::optional<Key> assertion_key;
   std::chrono::seconds assertion_lifetime{60};
+  // dpop: ask for DPoP-bound tokens (RFC 9449 §5): each token request carries a proof
+  // signed by this signer (a nonce the endpoint asks for is remembered and the request
+  // made once more); the endpoint answers token_type "DPoP", and every request that
+  // carries such a token needs a proof of its own (Outbound does that). Null: Bearer.
+  std::shared_ptr<const DpopSigner> dpop;
   // resource_parameter: send the audience as RFC 8707 `resource` instead of `audience`.
   bool resource_parameter = false;
   // refresh_at: fraction of a token's lifetime after which it is refreshed (0 < x <= 1).
@@ -105,6 +111,8 @@ class TOKENPASS_EXPORT ClientCredentials {
                             const std::vector<std::string>& scopes = {}) const;
 
   TokenClientStats stats() const;
+  // dpop_signer: ClientCredentialsOptions::dpop (null when none).
+  const DpopSigner* dpop_signer() const noexcept;
 
  private:
   std::unique_ptr<internal::TokenClient> client_;
@@ -127,6 +135,7 @@ class TOKENPASS_EXPORT TokenExchange {
                                const std::vector<std::string>& scopes = {}) const;
 
   TokenClientStats stats() const;
+  const DpopSigner* dpop_signer() const noexcept;
 
  private:
   std::unique_ptr<internal::TokenClient> client_;

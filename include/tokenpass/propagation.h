@@ -18,9 +18,11 @@
 
 #include "tokenpass/binding.h"
 #include "tokenpass/client_credentials.h"
+#include "tokenpass/dpop.h"
 #include "tokenpass/error.h"
 #include "tokenpass/export.h"
 #include "tokenpass/http.h"
+#include "tokenpass/introspection.h"
 #include "tokenpass/verifier.h"
 
 namespace tokenpass {
@@ -67,6 +69,23 @@ struct TokenResolverOptions {
   std::string service_header = "X-MS-TOKEN";
   bool require_user = true;
   bool require_service = false;
+  // dpop: also accept DPoP-bound user tokens (RFC 9449 §7.1): `<user_header>: DPoP
+  // <token>` with exactly one `DPoP` proof header, checked with these options against
+  // the request's method and URI (resolve's `target`). A token bound with `cnf.jkt` that
+  // comes as Bearer is refused (bad_binding, §7.2). Null: the DPoP scheme is no token.
+  std::shared_ptr<const DpopOptions> dpop;
+  // introspector: a user token that is not a JWT (no '.') is asked about there (RFC
+  // 7662) and its answer checked by the user Verifier's claim rules
+  // (Verifier::verify_introspected). Null: such a token is malformed, as any non-JWT.
+  std::shared_ptr<const Introspector> introspector;
+};
+
+// RequestTarget: what a DPoP proof must name: the request's method and its absolute
+// URI as the client addressed it ("https://api.example.com/orders?id=7": scheme and
+// authority included; behind a proxy, the public ones).
+struct RequestTarget {
+  std::string_view method;
+  std::string_view uri;
 };
 
 // TokenResolver: finds and verifies the tokens of a request. Immutable, thread-safe.
@@ -84,12 +103,23 @@ class TOKENPASS_EXPORT TokenResolver {
   // any verify error of the user token, then of the service token. `peer`: the
   // connection's client certificate, if any: what certificate-bound tokens are checked
   // against (Verifier::verify(token, presented)), and it is kept in
-  // the context. Never throws.
-  Result<RequestContext> resolve(const HeaderLookup& headers, const PeerCertificate* peer = nullptr) const;
+  // the context. `target`: the request's method and URI, needed for DPoP (without it a
+  // DPoP token is internal_error: the adapter did not say). With options().dpop, errors
+  // also: bad_proof (no proof, more than one, or one that fails check_dpop_proof),
+  // use_dpop_nonce, replayed (a proof seen before). With options().introspector:
+  // inactive (the issuer says the opaque token is not active), http_error (the
+  // introspection endpoint cannot be asked). Never throws.
+  Result<RequestContext> resolve(const HeaderLookup& headers, const PeerCertificate* peer = nullptr,
+                                 const RequestTarget* target = nullptr) const;
+
+  // uses_dpop: the Authorization value `value` uses the DPoP scheme (any case): what a
+  // challenge names the error under.
+  static bool uses_dpop(std::string_view value) noexcept;
 
   const TokenResolverOptions& options() const noexcept { return options_; }
 
  private:
+  Result<VerifiedToken> verify_user(std::string_view token, const Presented& presented) const;
   std::shared_ptr<const Verifier> user_;
   std::shared_ptr<const Verifier> service_;
   TokenResolverOptions options_;
@@ -129,23 +159,28 @@ class TOKENPASS_EXPORT Outbound {
 
   // headers_for returns the headers for a call to `destination` on behalf of `caller`
   // (null when there is no end user: service-token policies only). Errors:
-  // invalid_request (destination not allowed, or a caller is needed and missing);
-  // expired (the caller's token has expired: it is never sent on); bad_audience (a
-  // token to forward whose `aud` does not name the destination's audience, unless
-  // `forward_any_audience`); bad_binding (a token to forward that is bound, `cnf.x5t#S256`
-  // or `cnf.jkt`: the next hop would refuse it; call with a service token instead);
-  // http_error or
-  // token_request_refused (no service or exchanged token could be had, as
-  // ClientCredentials::token says). Never throws.
-  Result<HttpHeaders> headers_for(std::string_view destination,
-                                  const VerifiedToken* caller) const;
-  Result<HttpHeaders> headers_for(std::string_view destination,
-                                  const VerifiedToken& caller) const {
+  // invalid_request (destination not allowed, or a caller is needed and missing, or a
+  // DPoP-bound token to send without `call`); expired (the caller's token has expired:
+  // it is never sent on); bad_audience (a token to forward whose `aud` does not name the
+  // destination's audience, unless `forward_any_audience`); bad_binding (a token to
+  // forward that is bound, `cnf.x5t#S256` or `cnf.jkt`: the next hop would refuse it;
+  // call with a service token instead); http_error or token_request_refused (no service
+  // or exchanged token could be had, as ClientCredentials::token says). Never throws.
+  Result<HttpHeaders> headers_for(std::string_view destination, const VerifiedToken* caller) const;
+  Result<HttpHeaders> headers_for(std::string_view destination, const VerifiedToken& caller) const {
     return headers_for(destination, &caller);
   }
+  // headers_for a call whose method and URL are given: a DPoP-bound service or exchanged
+  // token (ClientCredentialsOptions::dpop) goes as `Authorization: DPoP <token>` with a
+  // `DPoP` proof for exactly that call (RFC 9449 §7). When the server answers 401 with a
+  // `DPoP-Nonce` header, give it to the signer (DpopSigner::remember_nonce) and call again.
+  Result<HttpHeaders> headers_for(std::string_view destination, const VerifiedToken* caller,
+                                  const RequestTarget& call) const;
 
  private:
   enum class Mode { forward, service_token, forward_and_service_token, exchange };
+  Result<HttpHeaders> headers_for(std::string_view destination, const VerifiedToken* caller,
+                                  const RequestTarget* call) const;
   Outbound(Mode mode, std::shared_ptr<const ClientCredentials> credentials,
            std::shared_ptr<const TokenExchange> exchange, std::string header);
   Mode mode_;

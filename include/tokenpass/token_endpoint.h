@@ -22,6 +22,7 @@
 //    `WWW-Authenticate` for invalid_client; `Cache-Control: no-store` and `Pragma:
 //    no-cache` on every answer,
 //  - certificate-bound tokens (RFC 8705 §3) for clients that connect with a certificate,
+//    DPoP-bound tokens (RFC 9449 §5) for clients that send a proof,
 //  - RFC 8414 metadata listing only what is configured.
 // Issued tokens are JWT access tokens (RFC 9068): iss, sub, aud, client_id, scope, iat,
 // exp, jti, signed with the endpoint's key; their header typ is configurable.
@@ -42,6 +43,7 @@
 
 #include "tokenpass/binding.h"
 #include "tokenpass/client_credentials.h"
+#include "tokenpass/dpop.h"
 #include "tokenpass/error.h"
 #include "tokenpass/export.h"
 #include "tokenpass/http.h"
@@ -190,6 +192,14 @@ struct TokenEndpointOptions {
   // assertion_replay: where private_key_jwt assertions' jti are recorded; null: a
   // MemoryReplayStore of the endpoint's own (use a shared store with several replicas).
   std::shared_ptr<const ReplayStore> assertion_replay;
+  // dpop: DPoP at the token endpoint (RFC 9449 §5): a token request with a `DPoP` proof
+  // (method POST, htu this endpoint or its mTLS alias, no `ath`, checked with these
+  // options; its jti recorded in `assertion_replay`) gets a token bound to the proof's
+  // key (`cnf.jkt`) with token_type "DPoP"; a bad proof is 400 invalid_dpop_proof, a
+  // missing nonce 400 use_dpop_nonce with a `DPoP-Nonce` header. Listed in the metadata
+  // (`dpop_signing_alg_values_supported`). Null: DPoP is not offered, and the header is
+  // ignored (§5: such a server issues a Bearer token).
+  std::shared_ptr<const DpopOptions> dpop;
   // max_assertion_lifetime: an assertion whose exp is further away is refused.
   std::chrono::seconds max_assertion_lifetime{300};
   // max_body_bytes: a larger request body is refused (invalid_request).

@@ -159,6 +159,9 @@ class TOKENPASS_EXPORT VerifiedToken {
   const std::string& compact() const noexcept;
   // expires_at: the token's `exp`, if it has one.
   std::optional<NumericDate> expires_at() const { return claims_.expires_at(); }
+  // introspected: the token is opaque and its claims are its issuer's introspection
+  // answer (Verifier::verify_introspected): there is no header and no signature.
+  bool introspected() const noexcept;
 
  private:
   friend class Verifier;
@@ -202,6 +205,17 @@ class TOKENPASS_EXPORT Verifier {
   // a bound token is refused there. A `cnf` that is not an object, or an `x5t#S256` or
   // `jkt` that is not a string, is bad_claim (a claim rule). Thread-safe.
   Result<VerifiedToken> verify(std::string_view compact, const Presented& presented) const;
+
+  // verify_introspected: an opaque (non-JWT) token that its issuer's introspection
+  // endpoint called active (`answer`: Introspector::introspect's object, RFC 7662 §2.2),
+  // checked as verify checks a token after its signature: the answer's members as claims
+  // (types, then the claim rules: issuer, audience, exp, scopes, custom checks), then
+  // the binding against `presented` (an answer's `cnf`, RFC 8705 §3.2, RFC 9449 §6.2),
+  // then single use. The VerifiedToken's compact() is the token; its header() is an
+  // empty object, its kid() empty, introspected() true and alg() meaningless. Errors
+  // as verify's after the signature. Never throws. Thread-safe.
+  Result<VerifiedToken> verify_introspected(std::string_view token, const nlohmann::json& answer,
+                                            const Presented& presented = {}) const;
 
   // check_claims applies only the claim rules to already-verified claims (the
   // signature is not involved). Thread-safe.

@@ -19,11 +19,13 @@ struct TokenData {
   std::string kid;
   bool has_kid = false;             // the header has a kid (possibly "")
   std::size_t header_b64_size = 0;  // the header is the first part of `compact`
+  bool introspected = false;        // an opaque token: no header (header() is {})
   ClaimsData claims;
 
   const nlohmann::json& header() const noexcept {
     std::call_once(header_once_, [this] {
-      header_ = header_json(std::string_view(compact).substr(0, header_b64_size));
+      header_ = introspected ? nlohmann::json::object()
+                             : header_json(std::string_view(compact).substr(0, header_b64_size));
     });
     return header_;
   }

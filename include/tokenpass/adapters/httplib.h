@@ -252,6 +252,10 @@ struct ProtectOptions {
   // "spiffe://shop/billing", any other a DNS SAN; see PeerCertificate::has_identity)
   // get through; others are 403 peer_not_allowed before any token is looked at.
   std::vector<std::string> allowed_peers;
+  // public_origin: "https://api.example.com" (scheme, host and port as clients address
+  // this service), for the URI a DPoP proof must name (RFC 9449 §4.3): set it behind a
+  // proxy. Empty: "https://" (TLS) or "http://", then the request's Host header.
+  std::string public_origin;
 };
 
 using ProtectedHandler =
@@ -267,6 +271,37 @@ inline void reject_request(httplib::Response& res, const Error& e, const std::st
     res.set_header("WWW-Authenticate", *challenge);
   }
   res.set_content("{\"error\":\"" + std::string(to_string(e.code)) + "\"}", "application/json");
+}
+
+// reject_request for a resolver that may take DPoP: as above, and when `dpop` is set,
+// a `DPoP` challenge beside the Bearer one (RFC 9449 §7.1), the error named in the
+// challenge of the scheme the request used, and for use_dpop_nonce a `DPoP-Nonce`
+// header with the nonce the proof must carry.
+inline void reject_request(httplib::Response& res, const httplib::Request& req, const Error& e,
+                           const ProtectOptions& options, const DpopOptions* dpop) {
+  if (dpop == nullptr) return reject_request(res, e, options.realm, options.scopes, options.with_description);
+  res.status = http_status(e);
+  const bool used_dpop = TokenResolver::uses_dpop(req.get_header_value("Authorization")) ||
+                         e.code == errc::bad_proof || e.code == errc::use_dpop_nonce;
+  // Server trouble and a refused peer have no challenge of either scheme.
+  if (www_authenticate(e, options.realm)) {
+    const Error shown = used_dpop ? make_error(errc::no_token) : e;
+    res.set_header("WWW-Authenticate", *www_authenticate(shown, options.realm, options.scopes,
+                                                         options.with_description && !used_dpop));
+    res.set_header("WWW-Authenticate",
+                   *www_authenticate_dpop(e, options.realm, dpop->algorithms, options.scopes, used_dpop));
+  }
+  if (e.code == errc::use_dpop_nonce && dpop->nonce) res.set_header("DPoP-Nonce", *dpop->nonce);
+  res.set_content("{\"error\":\"" + std::string(to_string(e.code)) + "\"}", "application/json");
+}
+
+// request_uri: the request's absolute URI as its client addressed it, for DPoP:
+// `public_origin` (or the connection's scheme and the Host header) and the target.
+inline std::string request_uri(const httplib::Request& req, const std::string& public_origin = {}) {
+  std::string origin = public_origin;
+  if (origin.empty()) origin = std::string(req.ssl != nullptr ? "https://" : "http://") + req.get_header_value("Host");
+  while (!origin.empty() && origin.back() == '/') origin.pop_back();
+  return origin + (req.target.empty() ? req.path : req.target);
 }
 
 // authorize_request: the caller's certificate checked against `options.allowed_peers`,
@@ -286,7 +321,9 @@ inline Result<RequestContext> authorize_request(const TokenResolver& resolver,
                         peer ? "the caller's certificate is not on the route's allow list" : "no client certificate");
     }
   }
-  auto ctx = resolver.resolve(headers_of(req), peer.get());
+  const std::string uri = resolver.options().dpop ? request_uri(req, options.public_origin) : std::string();
+  const RequestTarget target{req.method, uri};
+  auto ctx = resolver.resolve(headers_of(req), peer.get(), &target);
   if (ctx) {
     const VerifiedToken* subject = ctx->user() ? ctx->user() : ctx->service();
     for (const auto& scope : options.scopes) {
@@ -309,8 +346,7 @@ inline httplib::Server::Handler protect(std::shared_ptr<const TokenResolver> res
     auto ctx = authorize_request(*resolver, req, options);
     if (!ctx) {
       if (options.on_reject) options.on_reject(req, ctx.error());
-      return reject_request(res, ctx.error(), options.realm, options.scopes,
-                            options.with_description);
+      return reject_request(res, req, ctx.error(), options, resolver->options().dpop.get());
     }
     handler(req, res, *ctx);
   };
@@ -335,7 +371,7 @@ inline httplib::Server::HandlerWithContentReader protect_with_reader(
     auto ctx = authorize_request(*resolver, req, options);
     if (!ctx) {
       if (options.on_reject) options.on_reject(req, ctx.error());
-      reject_request(res, ctx.error(), options.realm, options.scopes, options.with_description);
+      reject_request(res, req, ctx.error(), options, resolver->options().dpop.get());
       res.set_header("Connection", "close");
       return;
     }
