@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 
 #include "internal/base64url.h"
+#include "internal/json.h"
 #include "internal/openssl.h"
 #include "tokenpass/issuer.h"
 #include "tokenpass/jws.h"
@@ -340,6 +341,16 @@ struct TokenEndpoint::State {
   mutable FailureThrottle by_client;
   mutable FailureThrottle by_address;
   mutable std::atomic<std::uint64_t> issued{0}, refused{0}, secret_checks{0};
+  // own_tokens: this endpoint's JWTs, for introspection.
+  std::optional<Verifier> own_tokens;
+  std::optional<Key> public_key;
+  // opaque: the claims of each live opaque token, by the SHA-256 of the token.
+  struct Opaque {
+    json claims;
+    std::chrono::system_clock::time_point exp;
+  };
+  mutable std::mutex opaque_mu;
+  mutable std::map<std::string, Opaque> opaque;
 
   State(Key k, std::shared_ptr<const ClientRegistry> c, TokenEndpointOptions o)
       : key(std::move(k)),
@@ -347,6 +358,9 @@ struct TokenEndpoint::State {
         opt(std::move(o)),
         by_client(opt.throttle_per_client, opt.throttle_window),
         by_address(opt.throttle_per_address, opt.throttle_window) {}
+
+  template <typename F>
+  TokenEndpointResponse respond(F&& f) const;
 
   void log(const std::string& line) const {
     if (!opt.log) return;
@@ -559,6 +573,7 @@ struct TokenEndpoint::State {
     p.issuers = {client->id};
     p.subject = client->id;
     p.audiences = {opt.token_endpoint, opt.issuer};
+    if (!opt.introspection_endpoint.empty()) p.audiences.push_back(opt.introspection_endpoint);
     p.required_claims = {"jti"};
     p.replay_store = assertion_replay;
     p.single_use_max_lifetime = opt.max_assertion_lifetime;
@@ -640,10 +655,63 @@ struct TokenEndpoint::State {
       claims.audience(audience);
     }
     claims.issued_at(now).expires_at(now + lifetime);
+    if (client.opaque_tokens) return remember_opaque(claims, now + lifetime);
     auto token = issuer.issue(claims);
     if (!token) return fail("server_error", "the token could not be issued", 500);
     return std::move(*token);
   }
+
+  // remember_opaque: a random token standing for `claims` until `exp`.
+  std::string remember_opaque(ClaimsBuilder& claims, std::chrono::system_clock::time_point exp) const {
+    claims.issuer(opt.issuer).jwt_id(internal::b64url_encode(internal::random_bytes(16)));
+    std::string token = internal::b64url_encode(internal::random_bytes(32));
+    const auto now = opt.clock();
+    const std::lock_guard<std::mutex> lock(opaque_mu);
+    if (opaque.size() >= opt.max_opaque_tokens) {
+      for (auto it = opaque.begin(); it != opaque.end();) it = it->second.exp <= now ? opaque.erase(it) : std::next(it);
+      // Still full: the oldest to expire goes (its holder must ask again).
+      if (opaque.size() >= opt.max_opaque_tokens && !opaque.empty()) {
+        opaque.erase(std::min_element(opaque.begin(), opaque.end(),
+                                      [](const auto& a, const auto& b) { return a.second.exp < b.second.exp; }));
+      }
+    }
+    opaque[internal::sha256(token)] = Opaque{claims.json(), exp};
+    return token;
+  }
+
+  // introspect: RFC 7662 §2.2's answer about `token`.
+  json introspect(const std::string& token) const {
+    const json inactive = {{"active", false}};
+    const auto now = opt.clock();
+    json claims;
+    if (token.find('.') == std::string::npos) {
+      const std::lock_guard<std::mutex> lock(opaque_mu);
+      const auto it = opaque.find(internal::sha256(token));
+      if (it == opaque.end()) return inactive;
+      if (it->second.exp <= now) {
+        opaque.erase(it);
+        return inactive;
+      }
+      claims = it->second.claims;
+    } else {
+      // Ours: our signature, our issuer, not expired (own_tokens' rules, no leeway). A
+      // bound token is answered too (with its cnf): the resource checks its holder.
+      auto jws = verify_jws(token, *public_key);
+      if (!jws) return inactive;
+      auto parsed = internal::parse_json(jws->payload(), JsonLimits{});
+      if (!parsed || !parsed->is_object()) return inactive;
+      auto view = Claims::from_json(*parsed);
+      if (!view || !own_tokens->check_claims(*view)) return inactive;
+      claims = std::move(*parsed);
+    }
+    claims["active"] = true;
+    const auto cnf = claims.find("cnf");
+    claims["token_type"] = cnf != claims.end() && cnf->is_object() && cnf->contains("jkt") ? "DPoP" : "Bearer";
+    return claims;
+  }
+
+
+
 
   TokenEndpointResponse answer(const std::string& token, std::chrono::seconds lifetime,
                                const std::vector<std::string>& scopes, std::string_view issued_type,
@@ -767,9 +835,11 @@ struct TokenEndpoint::State {
 
   // The request --------------------------------------------------------------------
 
-  std::variant<TokenEndpointResponse, Failure> handle(const TokenEndpointRequest& req) const {
+  // read_form: the request as RFC 6749 §3.2 wants it: POST, a form, each parameter once
+  // (but audience and resource), within the size limit.
+  std::variant<Form, Failure> read_form(const TokenEndpointRequest& req) const {
     if (req.method != "POST") {
-      Failure f = fail("invalid_request", "the token endpoint takes POST", 405);
+      Failure f = fail("invalid_request", "the endpoint takes POST", 405);
       f.headers.emplace_back("Allow", "POST");
       return f;
     }
@@ -797,15 +867,44 @@ struct TokenEndpoint::State {
       }
       form.fields.emplace_back(std::move(k), std::move(v));
     }
-    auto authenticated = authenticate(req, form);
-    if (auto* f = std::get_if<Failure>(&authenticated)) {
+    return form;
+  }
+
+  // authenticated: the client the request authenticates as (logged when it fails).
+  std::variant<ClientRecord, Failure> authenticated(const TokenEndpointRequest& req, const Form& form) const {
+    auto client = authenticate(req, form);
+    if (auto* f = std::get_if<Failure>(&client)) {
       if (f->error == "invalid_client") {
         log("token endpoint: client authentication failed from " + printable(req.remote_address) + ": " +
             f->description);
       }
-      return std::move(*f);
     }
-    const ClientRecord& client = std::get<ClientRecord>(authenticated);
+    return client;
+  }
+
+  std::variant<TokenEndpointResponse, Failure> handle_introspection(const TokenEndpointRequest& req) const {
+    if (opt.introspection_endpoint.empty()) return fail("invalid_request", "there is no introspection endpoint", 404);
+    auto read = read_form(req);
+    if (auto* f = std::get_if<Failure>(&read)) return std::move(*f);
+    const Form& form = std::get<Form>(read);
+    auto client = authenticated(req, form);
+    if (auto* f = std::get_if<Failure>(&client)) return std::move(*f);
+    if (!std::get<ClientRecord>(client).may_introspect) {
+      return fail("unauthorized_client", "this client may not introspect tokens", 403);
+    }
+    const std::string token = form.one("token");
+    if (token.empty()) return fail("invalid_request", "token is required");
+    json out = introspect(token);
+    return TokenEndpointResponse{200, common_headers(), out.dump(-1, ' ', false, json::error_handler_t::replace)};
+  }
+
+  std::variant<TokenEndpointResponse, Failure> handle(const TokenEndpointRequest& req) const {
+    auto read = read_form(req);
+    if (auto* f = std::get_if<Failure>(&read)) return std::move(*f);
+    const Form& form = std::get<Form>(read);
+    auto who = authenticated(req, form);
+    if (auto* f = std::get_if<Failure>(&who)) return std::move(*f);
+    const ClientRecord& client = std::get<ClientRecord>(who);
     const std::string grant = form.one("grant_type");
     if (grant.empty()) return fail("invalid_request", "grant_type is required");
     const bool exchange_offered = opt.subject_tokens != nullptr;
@@ -868,8 +967,8 @@ TokenEndpoint::TokenEndpoint(Key signing_key, std::shared_ptr<const ClientRegist
   for (const auto* url : {&options.issuer, &options.token_endpoint, &options.jwks_uri}) {
     if (!parse_url(*url)) bad("not an http(s) URL: " + *url);
   }
-  if (!options.mtls_token_endpoint.empty() && !parse_url(options.mtls_token_endpoint)) {
-    bad("not an http(s) URL: " + options.mtls_token_endpoint);
+  for (const auto* url : {&options.mtls_token_endpoint, &options.introspection_endpoint}) {
+    if (!url->empty() && !parse_url(*url)) bad("not an http(s) URL: " + *url);
   }
   if (!options.clock) options.clock = [] { return std::chrono::system_clock::now(); };
   state_ = std::make_unique<State>(std::move(signing_key), std::move(clients), std::move(options));
@@ -890,6 +989,13 @@ TokenEndpoint::TokenEndpoint(Key signing_key, std::shared_ptr<const ClientRegist
   auto pub = s.key.public_key();
   if (!pub) bad("the key has no public half to publish");
   s.jwks = KeySet({*pub}).to_public_jwks().dump();
+  s.public_key = *pub;
+  Policy own;
+  own.issuers = {s.opt.issuer};
+  own.any_audience();
+  own.leeway = 0s;
+  own.clock = s.opt.clock;
+  s.own_tokens.emplace(KeySet({*pub}), own);
 
   // RFC 8414 §2: only what works here.
   json grants = {kClientCredentialsGrant};
@@ -918,6 +1024,10 @@ TokenEndpoint::TokenEndpoint(Key signing_key, std::shared_ptr<const ClientRegist
   if (!s.opt.mtls_token_endpoint.empty()) {
     doc["mtls_endpoint_aliases"] = {{"token_endpoint", s.opt.mtls_token_endpoint}};
   }
+  if (!s.opt.introspection_endpoint.empty()) {
+    doc["introspection_endpoint"] = s.opt.introspection_endpoint;
+    doc["introspection_endpoint_auth_methods_supported"] = methods;
+  }
   if (s.opt.dpop) {  // RFC 9449 §5.1
     json algs = json::array();
     for (const Alg a : s.opt.dpop->algorithms.empty() ? all_algs() : s.opt.dpop->algorithms) {
@@ -931,9 +1041,14 @@ TokenEndpoint::TokenEndpoint(Key signing_key, std::shared_ptr<const ClientRegist
 TokenEndpoint::~TokenEndpoint() = default;
 
 TokenEndpointResponse TokenEndpoint::handle(const TokenEndpointRequest& request) const {
-  State& s = *state_;
+  return state_->respond([&] { return state_->handle(request); });
+}
+
+template <typename F>
+TokenEndpointResponse TokenEndpoint::State::respond(F&& f) const {
+  const State& s = *this;
   try {
-    auto out = s.handle(request);
+    auto out = f();
     if (auto* r = std::get_if<TokenEndpointResponse>(&out)) return std::move(*r);
     Failure& f = std::get<Failure>(out);
     ++s.refused;
@@ -949,6 +1064,12 @@ TokenEndpointResponse TokenEndpoint::handle(const TokenEndpointRequest& request)
     return r;
   }
 }
+
+TokenEndpointResponse TokenEndpoint::handle_introspection(const TokenEndpointRequest& request) const {
+  return state_->respond([&] { return state_->handle_introspection(request); });
+}
+
+const std::string& TokenEndpoint::introspection_endpoint() const noexcept { return state_->opt.introspection_endpoint; }
 
 const std::string& TokenEndpoint::metadata() const noexcept { return state_->metadata; }
 const std::string& TokenEndpoint::jwks() const noexcept { return state_->jwks; }

@@ -105,6 +105,13 @@ struct ClientRecord {
   std::vector<std::string> default_audiences;
   // token_lifetime: overrides the endpoint's for this client's tokens.
   std::optional<std::chrono::seconds> token_lifetime;
+  // opaque_tokens: its tokens are random strings that only the endpoint can explain
+  // (through its introspection endpoint, RFC 7662), not JWTs. Needs
+  // TokenEndpointOptions::introspection_endpoint.
+  bool opaque_tokens = false;
+  // may_introspect: it may ask the introspection endpoint about tokens (RFC 7662 §2.1:
+  // the protected resource authenticates as a client).
+  bool may_introspect = false;
 };
 
 // ClientRegistry: where the endpoint finds clients. Implementations must be safe to
@@ -200,6 +207,15 @@ struct TokenEndpointOptions {
   // (`dpop_signing_alg_values_supported`). Null: DPoP is not offered, and the header is
   // ignored (§5: such a server issues a Bearer token).
   std::shared_ptr<const DpopOptions> dpop;
+  // introspection_endpoint: the URL of an RFC 7662 introspection endpoint (listed in
+  // the metadata): clients with `may_introspect` authenticate as at the token endpoint
+  // and learn whether a token this endpoint issued is active, and its claims: opaque
+  // tokens (ClientRecord::opaque_tokens) and its own JWTs (signature, issuer and expiry
+  // checked). Empty: none. Opaque tokens live in this endpoint's memory (at most
+  // max_opaque_tokens; expired ones are dropped first): with several replicas, route
+  // introspection to the replica that issued, or keep to JWTs.
+  std::string introspection_endpoint;
+  std::size_t max_opaque_tokens = 100000;
   // max_assertion_lifetime: an assertion whose exp is further away is refused.
   std::chrono::seconds max_assertion_lifetime{300};
   // max_body_bytes: a larger request body is refused (invalid_request).
@@ -257,6 +273,15 @@ class TOKENPASS_EXPORT TokenEndpoint {
   // are 500 server_error. Thread-safe.
   TokenEndpointResponse handle(const TokenEndpointRequest& request) const;
 
+  // handle_introspection answers one request to the introspection endpoint (RFC 7662
+  // §2): a POSTed form with `token` (and an optional `token_type_hint`) from an
+  // authenticated client with `may_introspect`; 200 with `{"active": false}` for any
+  // token that is not an unexpired one of ours, else `active: true` and its claims
+  // (`token_type` "Bearer" or "DPoP"). Errors as handle's (invalid_client 401,
+  // unauthorized_client 403 for a client that may not introspect, invalid_request).
+  // Never throws. Thread-safe.
+  TokenEndpointResponse handle_introspection(const TokenEndpointRequest& request) const;
+
   // metadata: the RFC 8414 document (JSON), from what is configured.
   const std::string& metadata() const noexcept;
   // jwks: the public JWK set with the signing key (JSON).
@@ -265,6 +290,7 @@ class TOKENPASS_EXPORT TokenEndpoint {
   const std::string& token_endpoint() const noexcept;
   const std::string& jwks_uri() const noexcept;
   const std::string& mtls_token_endpoint() const noexcept;  // "" when none
+  const std::string& introspection_endpoint() const noexcept;  // "" when none
   std::size_t max_body_bytes() const noexcept;
 
   TokenEndpointStats stats() const;

@@ -390,7 +390,8 @@ struct TokenEndpointMountOptions {
 };
 
 // mount_token_endpoint serves `endpoint` on `server` at the paths of its own URLs: the
-// token endpoint (POST; any other method is 405), the RFC 8414 metadata at
+// token endpoint (POST; any other method is 405), its introspection endpoint when it
+// has one, the RFC 8414 metadata at
 // /.well-known/oauth-authorization-server (plus the issuer's path, RFC 8414 §3), and
 // the JWKS. Throws std::invalid_argument when a URL has a query. The POST body is read
 // by the binding, at most `TokenEndpointOptions::max_body_bytes` + 1 bytes of it (the
@@ -432,14 +433,14 @@ inline void mount_token_endpoint(httplib::Server& server, std::shared_ptr<const 
   // the endpoint refuses a body that long.
   const auto answer = [endpoint, on_request = options.on_request](const httplib::Request& req,
                                                                   httplib::Response& res, std::string body,
-                                                                  bool cut) {
+                                                                  bool cut, bool introspection) {
     TokenEndpointRequest in;
     in.method = req.method;
     in.body = std::move(body);
     in.remote_address = req.remote_addr;
     in.client_certificate = peer_certificate(req);
     for (const auto& [k, v] : req.headers) in.headers.emplace_back(k, v);
-    TokenEndpointResponse out = endpoint->handle(in);
+    TokenEndpointResponse out = introspection ? endpoint->handle_introspection(in) : endpoint->handle(in);
     res.status = out.status;
     std::string type = "application/json";
     for (const auto& [k, v] : out.headers) {
@@ -453,15 +454,19 @@ inline void mount_token_endpoint(httplib::Server& server, std::shared_ptr<const 
     res.set_content(out.body, type);
     if (on_request) on_request(req, out.status);
   };
-  std::vector<std::string> paths = {pattern(token_path)};
+  std::vector<std::pair<std::string, bool>> paths = {{pattern(token_path), false}};
   // RFC 8705 §5: an mTLS alias on this server (its path) is served alike.
   if (!endpoint->mtls_token_endpoint().empty()) {
     const std::string alias = pattern(path_of(endpoint->mtls_token_endpoint()));
-    if (alias != paths.front()) paths.push_back(alias);
+    if (alias != paths.front().first) paths.emplace_back(alias, false);
   }
-  for (const auto& p : paths) {
-    server.Post(p, [endpoint, answer](const httplib::Request& req, httplib::Response& res,
-                                      const httplib::ContentReader& reader) {
+  if (!endpoint->introspection_endpoint().empty()) {
+    paths.emplace_back(pattern(path_of(endpoint->introspection_endpoint())), true);
+  }
+  for (const auto& [p, introspection] : paths) {
+    server.Post(p, [endpoint, answer, introspection = introspection](const httplib::Request& req,
+                                                                     httplib::Response& res,
+                                                                     const httplib::ContentReader& reader) {
       const std::size_t limit = endpoint->max_body_bytes() + 1;
       std::string body;
       bool cut = false;
@@ -471,10 +476,10 @@ inline void mount_token_endpoint(httplib::Server& server, std::shared_ptr<const 
         cut = body.size() >= limit;
         return !cut;
       });
-      answer(req, res, std::move(body), cut);
+      answer(req, res, std::move(body), cut, introspection);
     });
-    const auto other = [answer](const httplib::Request& req, httplib::Response& res) {
-      answer(req, res, req.body, false);
+    const auto other = [answer, introspection = introspection](const httplib::Request& req, httplib::Response& res) {
+      answer(req, res, req.body, false, introspection);
     };
     server.Get(p, other);
     server.Put(p, other);
