@@ -31,7 +31,7 @@ else
     -DTOKENPASS_BUILD_EXAMPLES=ON -DTOKENPASS_BUILD_CLI=ON -DTOKENPASS_WITH_HTTPLIB=ON \
     -DTOKENPASS_WITH_REDIS=ON >/dev/null
   cmake --build "$build" -j "$(nproc 2>/dev/null || echo 2)" \
-    --target token_service shop_service tokenpass_cli >/dev/null
+    --target token_service shop_service dpop_client tokenpass_cli >/dev/null
 fi
 bin="$(cd "$build" && pwd)/examples"
 tp="$(cd "$build" && pwd)/tools/tokenpass"
@@ -102,7 +102,7 @@ pki="$work/pki"
 mkdir -p "$pki"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
   -subj "/O=shop/CN=shop demo CA" -keyout "$pki/ca.key" -out "$pki/ca.pem" 2>/dev/null
-for name in token_service gateway billing product thief; do
+for name in token_service gateway billing product thief reports; do
   openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/O=shop/CN=$name" \
     -keyout "$pki/$name.key" -out "$pki/$name.csr" 2>/dev/null
   printf 'subjectAltName=DNS:localhost,IP:127.0.0.1,URI:spiffe://shop/%s\nextendedKeyUsage=serverAuth,clientAuth\nbasicConstraints=CA:FALSE\n' \
@@ -128,7 +128,7 @@ as() { echo --cert "$pki/$1.pem" --key "$pki/$1.key"; }  # a client with NAME's 
 
 echo
 echo "== the shop's throwaway CA and certificates (in $pki)"
-for name in token_service gateway billing product thief; do
+for name in token_service gateway billing product thief reports; do
   printf '  %-14s %s\n' "$name" "$(openssl x509 -in "$pki/$name.pem" -noout -ext subjectAltName 2>/dev/null | tail -1 | sed 's/^ *//')"
 done
 echo "  stranger       self-signed, names itself billing: no one issued it"
@@ -218,6 +218,24 @@ status=$(curl -s "${curl_tls[@]}" $(as thief) -o "$work/body" -w '%{http_code}' 
 echo "\$ curl --cert thief.pem -X POST $billing/charge -H \"Authorization: Bearer <alice>\""
 echo "  HTTP $status"
 echo "  body: $(cat "$work/body")"
+narrate
+
+printf '\n== a client with a DPoP key (RFC 9449): its token is bound to the key, each request signed\n'
+echo "\$ dpop_client $issuer $product/stock reports <secret> --tls ca.pem reports.pem reports.key"
+"$bin/dpop_client" "$issuer" "$product/stock" reports reports-secret --tls "$pki/ca.pem" "$pki/reports.pem" \
+  "$pki/reports.key" | sed 's/^/  /'
+narrate
+
+printf '\n== an opaque token (ledger'"'"'s), explained by the token service'"'"'s introspection endpoint (RFC 7662)\n'
+opaque=$(curl -s "${curl_tls[@]}" -u ledger:ledger-secret -d grant_type=client_credentials "$issuer/token" |
+  /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+echo "  the token: $opaque (no header, no claims: only its issuer knows)"
+echo "\$ tokenpass introspect --url $issuer/introspect --client-id auditor --client-secret ... --aud product <token>"
+SSL_CERT_FILE="$pki/ca.pem" "$tp" introspect --url "$issuer/introspect" --client-id auditor \
+  --client-secret auditor-secret --aud product "$opaque" | sed 's/^/  /'
+echo "  (exit ${PIPESTATUS[0]}; the same for a token it never issued:)"
+SSL_CERT_FILE="$pki/ca.pem" "$tp" introspect --url "$issuer/introspect" --client-id auditor \
+  --client-secret auditor-secret "made-up-token" 2>&1 | sed 's/^/  /' || true
 narrate
 
 call "a request with no token" ""

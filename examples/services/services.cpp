@@ -145,6 +145,8 @@ TokenServiceConfig TokenServiceConfig::from_json(const json& j) {
       client.jwks = std::move(*keys);
     }
     client.tls_client_auth_san_uri = k.value("tls_client_auth_san_uri", "");
+    client.opaque_tokens = k.value("opaque_tokens", false);
+    client.may_introspect = k.value("may_introspect", false);
     c.clients.push_back(std::move(client));
   }
   if (j.contains("tls")) {
@@ -167,6 +169,8 @@ std::shared_ptr<const tokenpass::ClientRegistry> TokenServiceConfig::registry() 
     r.audiences = c.audiences;
     if (c.may_exchange) r.grant_types.emplace_back(tokenpass::kTokenExchangeGrant);
     if (c.single_use) r.token_lifetime = single_use_token_lifetime;
+    r.opaque_tokens = c.opaque_tokens;
+    r.may_introspect = c.may_introspect;
     records.push_back(std::move(r));
   }
   return std::make_shared<const tokenpass::MemoryClientRegistry>(std::move(records));
@@ -196,6 +200,10 @@ void TokenService::before_listen() {
   o.subject_tokens = std::make_shared<const tokenpass::Verifier>(tokenpass::KeySet({key_.public_key().value()}), users);
   o.unknown_client_iterations = config_.iterations;
   if (config_.tls.on()) o.auth_methods.push_back(tokenpass::ClientAuth::tls_client_auth);
+  o.introspection_endpoint = issuer + "/introspect";  // RFC 7662, for opaque tokens
+  auto dpop = std::make_shared<tokenpass::DpopOptions>();   // RFC 9449: DPoP-bound tokens on request
+  dpop->clock = clock_;
+  o.dpop = dpop;
   o.clock = clock_;
   o.log = [this](const std::string& line) { log("token service: " + line.substr(line.find(':') + 2)); };
   endpoint_ = std::make_shared<const tokenpass::TokenEndpoint>(key_, config_.registry(), o);
@@ -455,6 +463,27 @@ Product::Product(const Trust& trust, std::shared_ptr<const tokenpass::ReplayStor
                                res.set_content(body.dump(), "application/json");
                              },
                              po));
+
+  // GET /stock: a DPoP-bound token (RFC 9449) of the reports client in Authorization.
+  // Its proof names this request and the token; each proof is taken once.
+  tokenpass::Policy stock = tokenpass::Policy::access_token_profile({trust.issuer}, {"product"});
+  stock.typ = "svc+jwt";
+  stock.leeway = 0s;
+  stock.required_scopes = {"product:read"};
+  stock.require_binding = true;
+  stock.proof_replay_store = std::make_shared<tokenpass::MemoryReplayStore>();
+  tokenpass::TokenResolverOptions so;
+  so.dpop = std::make_shared<tokenpass::DpopOptions>();
+  auto reports = std::make_shared<const tokenpass::TokenResolver>(
+      std::make_shared<const tokenpass::Verifier>(trust.keys, stock), nullptr, so);
+  http_->Get("/stock", tokenpass::protect(
+                           reports,
+                           [this](const httplib::Request&, httplib::Response& res, const tokenpass::RequestContext& ctx) {
+                             log("product: DPoP-bound token of " + *ctx.user()->claims().client_id() +
+                                 " verified with its proof; answering");
+                             res.set_content(json{{"item", 42}, {"in_stock", 7}}.dump(), "application/json");
+                           },
+                           po));
 }
 
 }  // namespace shop

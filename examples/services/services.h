@@ -105,6 +105,10 @@ struct TokenServiceConfig {
     // tls_client_auth_san_uri: the URI SAN (SPIFFE ID) of its client certificate, for
     // tls_client_auth (RFC 8705 §2.1); tokens it gets over mTLS are bound to it.
     std::string tls_client_auth_san_uri;
+    // opaque_tokens: its tokens are opaque (explained by the introspection endpoint);
+    // may_introspect: it may ask that endpoint about tokens (RFC 7662).
+    bool opaque_tokens = false;
+    bool may_introspect = false;
   };
   int iterations = 20000;
   std::vector<std::string> user_audiences;
@@ -212,7 +216,9 @@ class Billing : public Server {
 // Product: POST /reserve needs both the user's token (audience product) and a service
 // token from billing (X-MS-TOKEN, scope product:reserve, client_id billing). With a
 // replay store, each service token is accepted once, by whichever replica sees it
-// first (a Redis store is shared by the replicas).
+// first (a Redis store is shared by the replicas). GET /stock takes one DPoP-bound
+// service token of the reports client (`Authorization: DPoP`, scope product:read,
+// RFC 9449), each proof once.
 class Product : public Server {
  public:
   explicit Product(const Trust& trust,
