@@ -226,3 +226,72 @@ TEST_CASE("dpop: the verifier binds cnf.jkt to the proof's key and records the p
   const std::string unbound = token_for("");
   CHECK(verify(unbound, proof_for(unbound, "p-3")).error().code == errc::bad_binding);
 }
+
+TEST_CASE("dpop: DpopSigner's proofs pass check_dpop_proof, with ath, nonce and without query", "[dpop]") {
+  tokenpass::DpopSigner signer(tokenpass::Key::generate(tokenpass::Alg::ES256), std::nullopt, [] { return kNow; });
+  auto proof = signer.proof("GET", std::string(kHtu) + "?id=7#frag", "token-abc");
+  REQUIRE(proof);
+  auto decoded = tokenpass::decode_unverified(*proof).value();
+  CHECK(decoded.header()["typ"] == "dpop+jwt");
+  CHECK_FALSE(decoded.header()["jwk"].contains("d"));
+  CHECK_FALSE(decoded.header().contains("kid"));
+  CHECK((*decoded.payload_json())["htu"] == kHtu);
+  auto ok = tokenpass::check_dpop_proof(*proof, "GET", kHtu, "token-abc", options());
+  REQUIRE(ok);
+  CHECK(ok->jkt == signer.jkt());
+  CHECK(code_of(tokenpass::check_dpop_proof(*proof, "GET", kHtu, "token-abd", options())) == errc::bad_proof);
+  // Two proofs never share a jti.
+  auto other = tokenpass::check_dpop_proof(signer.proof("GET", kHtu, "token-abc").value(), "GET", kHtu, "token-abc",
+                                           options());
+  REQUIRE(other);
+  CHECK(other->jti != ok->jti);
+
+  // For a token request: no ath, and none checked.
+  auto token_request = signer.proof("POST", kHtu);
+  REQUIRE(token_request);
+  CHECK_FALSE(tokenpass::decode_unverified(*token_request).value().payload_json()->contains("ath"));
+  CHECK(tokenpass::check_dpop_proof(*token_request, "POST", kHtu, "", options()));
+  // ... but a proof without ath does not pass where a token is presented.
+  CHECK(code_of(tokenpass::check_dpop_proof(*token_request, "POST", kHtu, "token-abc", options())) == errc::bad_proof);
+
+  // Nonces: remembered per origin, given ones win, bad ones ignored.
+  auto want = options();
+  want.nonce = "n1";
+  CHECK(code_of(tokenpass::check_dpop_proof(signer.proof("GET", kHtu, "t").value(), "GET", kHtu, "t", want)) ==
+        errc::use_dpop_nonce);
+  signer.remember_nonce("https://API.example:443/elsewhere", "n1");
+  signer.remember_nonce("https://other.example/", "n2");
+  signer.remember_nonce("https://api.example/", "bad nonce\"");  // not NQCHAR: ignored
+  CHECK(tokenpass::check_dpop_proof(signer.proof("GET", kHtu, "t").value(), "GET", kHtu, "t", want));
+  want.nonce = "n3";
+  CHECK(tokenpass::check_dpop_proof(signer.proof("GET", kHtu, "t", "n3").value(), "GET", kHtu, "t", want));
+
+  CHECK(code_of(tokenpass::check_dpop_proof("", "GET", kHtu, "t", options())) == errc::bad_proof);
+  auto bad_uri = signer.proof("GET", "not a uri", "t");
+  REQUIRE_FALSE(bad_uri);
+  CHECK(bad_uri.error().code == errc::invalid_request);
+  CHECK_THROWS_AS(tokenpass::DpopSigner(tokenpass::Key::generate(tokenpass::Alg::HS256)), std::invalid_argument);
+  CHECK_THROWS_AS(tokenpass::DpopSigner(tokenpass::Key::generate(tokenpass::Alg::ES256).public_key().value()),
+                  std::invalid_argument);
+  CHECK_THROWS_AS(tokenpass::DpopSigner(tokenpass::Key::generate(tokenpass::Alg::ES256), tokenpass::Alg::RS256),
+                  std::invalid_argument);
+}
+
+TEST_CASE("dpop: the DPoP challenge of RFC 9449 7.1", "[dpop]") {
+  using tokenpass::make_error;
+  using tokenpass::www_authenticate_dpop;
+  const std::vector<tokenpass::Alg> algs = {tokenpass::Alg::ES256, tokenpass::Alg::HS256, tokenpass::Alg::EdDSA};
+  CHECK(www_authenticate_dpop(make_error(errc::no_token), "api", algs) == "DPoP realm=\"api\", algs=\"ES256 EdDSA\"");
+  CHECK(www_authenticate_dpop(make_error(errc::bad_proof), "api", algs) ==
+        "DPoP realm=\"api\", error=\"invalid_dpop_proof\", algs=\"ES256 EdDSA\"");
+  CHECK(www_authenticate_dpop(make_error(errc::use_dpop_nonce), "api", algs) ==
+        "DPoP realm=\"api\", error=\"use_dpop_nonce\", algs=\"ES256 EdDSA\"");
+  CHECK(www_authenticate_dpop(make_error(errc::expired), "api", algs) ==
+        "DPoP realm=\"api\", error=\"invalid_token\", algs=\"ES256 EdDSA\"");
+  CHECK(www_authenticate_dpop(make_error(errc::expired), "api", algs, {}, false) ==
+        "DPoP realm=\"api\", algs=\"ES256 EdDSA\"");
+  CHECK(www_authenticate_dpop(make_error(errc::insufficient_scope), "api", algs, {"a", "b"}) ==
+        "DPoP realm=\"api\", error=\"insufficient_scope\", scope=\"a b\", algs=\"ES256 EdDSA\"");
+  CHECK_FALSE(www_authenticate_dpop(make_error(errc::http_error), "api", algs));
+  CHECK(www_authenticate_dpop(make_error(errc::no_token), "api")->find("HS256") == std::string::npos);
+}
