@@ -1,5 +1,6 @@
 #include "tokenpass/claims.h"
 
+#include <algorithm>
 #include <cmath>
 #include <utility>
 
@@ -272,6 +273,167 @@ ClaimsBuilder& ClaimsBuilder::claim(std::string name, Json value) {
 ClaimsBuilder& ClaimsBuilder::remove(std::string_view name) {
   json_.erase(std::string(name));
   return *this;
+}
+
+// ---- claims by path, rules, roles --------------------------------------------------
+
+bool is_json_pointer(std::string_view pointer) noexcept {
+  if (pointer.empty()) return true;
+  if (pointer.front() != '/') return false;
+  for (std::size_t i = 0; i < pointer.size(); ++i) {
+    if (pointer[i] == '~' && (i + 1 == pointer.size() || (pointer[i + 1] != '0' && pointer[i + 1] != '1'))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+const Json* Claims::find(std::string_view pointer) const noexcept {
+  if (!is_json_pointer(pointer)) return nullptr;
+  const Json* at = &json();
+  std::string token;
+  while (!pointer.empty()) {
+    pointer.remove_prefix(1);  // the '/'
+    const std::size_t end = std::min(pointer.find('/'), pointer.size());
+    token.clear();
+    for (std::size_t i = 0; i < end; ++i) {
+      if (pointer[i] == '~') {
+        token.push_back(pointer[i + 1] == '1' ? '/' : '~');
+        ++i;
+      } else {
+        token.push_back(pointer[i]);
+      }
+    }
+    pointer.remove_prefix(end);
+    if (at->is_object()) {
+      const auto it = at->find(token);
+      if (it == at->end()) return nullptr;
+      at = &*it;
+    } else if (at->is_array()) {
+      // RFC 6901 §4: "0" or digits without a leading zero; "-" names no element.
+      if (token.empty() || token.size() > 9 || (token.size() > 1 && token.front() == '0') ||
+          !std::all_of(token.begin(), token.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        return nullptr;
+      }
+      const std::size_t index = std::stoul(token);
+      if (index >= at->size()) return nullptr;
+      at = &(*at)[index];
+    } else {
+      return nullptr;
+    }
+  }
+  return at;
+}
+
+namespace {
+
+// words: the space-separated words of a string, or the strings of an array.
+template <class F>
+bool any_word(const Json& value, F&& f) {
+  if (value.is_string()) {
+    std::string_view s = value.get_ref<const std::string&>();
+    while (!s.empty()) {
+      const std::size_t end = std::min(s.find(' '), s.size());
+      if (end > 0 && f(s.substr(0, end))) return true;
+      s.remove_prefix(std::min(end + 1, s.size()));
+    }
+    return false;
+  }
+  if (value.is_array()) {
+    for (const auto& e : value) {
+      if (e.is_string() && f(std::string_view(e.get_ref<const std::string&>()))) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+ClaimRule ClaimRule::present(std::string pointer) { return {std::move(pointer), Kind::present, {}}; }
+ClaimRule ClaimRule::equals(std::string pointer, Json value) {
+  return {std::move(pointer), Kind::equals, {std::move(value)}};
+}
+ClaimRule ClaimRule::contains(std::string pointer, Json value) {
+  return {std::move(pointer), Kind::contains, {std::move(value)}};
+}
+ClaimRule ClaimRule::one_of(std::string pointer, std::vector<Json> values) {
+  return {std::move(pointer), Kind::one_of, std::move(values)};
+}
+
+Result<void> ClaimRule::check(const Claims& claims) const {
+  const Json* value = claims.find(pointer);
+  if (value == nullptr) return make_error(errc::missing_claim, "\"" + pointer + "\" is required");
+  bool ok = true;
+  switch (kind) {
+    case Kind::present:
+      break;
+    case Kind::equals:
+      ok = !values.empty() && *value == values.front();
+      break;
+    case Kind::contains:
+      ok = !values.empty() &&
+           ((value->is_array() && std::find(value->begin(), value->end(), values.front()) != value->end()) ||
+            (value->is_string() && values.front().is_string() &&
+             any_word(*value, [&](std::string_view w) { return w == values.front().get_ref<const std::string&>(); })));
+      break;
+    case Kind::one_of:
+      ok = std::find(values.begin(), values.end(), *value) != values.end();
+      break;
+  }
+  if (!ok) return make_error(errc::bad_claim, "\"" + pointer + "\" does not have an accepted value");
+  return {};
+}
+
+RoleMapping RoleMapping::keycloak(const std::vector<std::string>& clients) {
+  RoleMapping m;
+  m.paths = {"/realm_access/roles"};
+  for (const auto& client : clients) {
+    std::string escaped;
+    for (const char c : client) {
+      if (c == '~') {
+        escaped += "~0";
+      } else if (c == '/') {
+        escaped += "~1";
+      } else {
+        escaped.push_back(c);
+      }
+    }
+    m.paths.push_back("/resource_access/" + escaped + "/roles");
+  }
+  return m;
+}
+
+std::vector<std::string> RoleMapping::roles(const Claims& claims) const {
+  std::vector<std::string> out;
+  for (const auto& path : paths) {
+    if (const Json* value = claims.find(path)) {
+      any_word(*value, [&](std::string_view role) {
+        if (std::find(out.begin(), out.end(), role) == out.end()) out.emplace_back(role);
+        return false;
+      });
+    }
+  }
+  return out;
+}
+
+bool RoleMapping::has_role(const Claims& claims, std::string_view role) const {
+  for (const auto& path : paths) {
+    const Json* value = claims.find(path);
+    if (value != nullptr && any_word(*value, [&](std::string_view r) { return r == role; })) return true;
+  }
+  return false;
+}
+
+Result<void> check_roles(const Claims& claims, const RoleMapping& mapping, const std::vector<std::string>& all_of,
+                         const std::vector<std::string>& any_of) {
+  for (const auto& role : all_of) {
+    if (!mapping.has_role(claims, role)) return make_error(errc::insufficient_role, "a required role is not granted");
+  }
+  if (!any_of.empty() &&
+      std::none_of(any_of.begin(), any_of.end(), [&](const std::string& r) { return mapping.has_role(claims, r); })) {
+    return make_error(errc::insufficient_role, "none of the accepted roles is granted");
+  }
+  return {};
 }
 
 }  // namespace tokenpass

@@ -53,12 +53,7 @@ std::string percent_encode(std::string_view s) {
   return out;
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
+using internal::hex_value;
 
 Result<std::string> percent_decode(std::string_view s) {
   std::string out;

@@ -27,12 +27,7 @@ bool asymmetric(Alg a) {
 
 char hex_digit(int v) { return static_cast<char>(v < 10 ? '0' + v : 'A' + v - 10); }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
+using internal::hex_value;
 
 bool unreserved(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '.' || c == '_' || c == '~';

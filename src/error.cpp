@@ -7,7 +7,7 @@
 namespace tokenpass {
 namespace {
 
-constexpr std::array<std::pair<errc, std::string_view>, 32> kNames{{
+constexpr std::array<std::pair<errc, std::string_view>, 34> kNames{{
     {errc::malformed, "malformed"},
     {errc::unsupported_alg, "unsupported_alg"},
     {errc::alg_not_allowed, "alg_not_allowed"},
@@ -40,6 +40,8 @@ constexpr std::array<std::pair<errc, std::string_view>, 32> kNames{{
     {errc::token_request_refused, "token_request_refused"},
     {errc::replay_store_unavailable, "replay_store_unavailable"},
     {errc::peer_not_allowed, "peer_not_allowed"},
+    {errc::untrusted_forward, "untrusted_forward"},
+    {errc::insufficient_role, "insufficient_role"},
 }};
 
 class Category final : public std::error_category {
@@ -98,7 +100,9 @@ int http_status(const Error& e) noexcept {
     case errc::invalid_request:
       return 400;
     case errc::insufficient_scope:
+    case errc::insufficient_role:
     case errc::peer_not_allowed:
+    case errc::untrusted_forward:
       return 403;
     case errc::key_source_unavailable:
     case errc::http_error:
@@ -142,6 +146,8 @@ std::string_view description(errc code) {
       return "The request is missing a required parameter or is otherwise malformed";
     case errc::insufficient_scope:
       return "The access token does not grant the required scope";
+    case errc::insufficient_role:
+      return "The access token does not grant the required role";
     case errc::expired:
       return "The access token expired";
     case errc::not_yet_valid:
@@ -157,17 +163,19 @@ std::optional<std::string> www_authenticate(const Error& e, std::string_view rea
                                             const std::vector<std::string>& scopes,
                                             bool with_description) {
   // Server trouble, and a refused peer, are not about the token: no Bearer challenge.
-  if (is_server_error(e.code) || e.code == errc::peer_not_allowed) return std::nullopt;
+  if (is_server_error(e.code) || e.code == errc::peer_not_allowed || e.code == errc::untrusted_forward) {
+    return std::nullopt;
+  }
   std::string out = "Bearer realm=" + quoted(realm);
   // RFC 6750 §3.1: a request without any authentication gets no error code.
   if (e.code == errc::no_token) return out;
-  const bool scope_error = e.code == errc::insufficient_scope;
+  const bool scope_error = e.code == errc::insufficient_scope || e.code == errc::insufficient_role;
   out += ", error=";
   out += e.code == errc::invalid_request ? "\"invalid_request\""
          : scope_error                   ? "\"insufficient_scope\""
                                          : "\"invalid_token\"";
   if (with_description) out += ", error_description=" + quoted(description(e.code));
-  if (scope_error && !scopes.empty()) {
+  if (e.code == errc::insufficient_scope && !scopes.empty()) {
     std::string joined;
     for (const auto& s : scopes) {
       if (!joined.empty()) joined.push_back(' ');

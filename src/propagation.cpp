@@ -5,6 +5,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include "internal/base64url.h"
+
 namespace tokenpass {
 
 namespace {
@@ -231,6 +233,56 @@ Outbound& Outbound::clock(Clock clock) {
   return *this;
 }
 
+Outbound& Outbound::claim_to_header(std::string header, std::string pointer, ClaimHeaderEncoding encoding) {
+  const bool token = !header.empty() && std::all_of(header.begin(), header.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+  });
+  if (!token || header_name_equals(header, "Authorization") || header_name_equals(header, "DPoP") ||
+      (!service_header_.empty() && header_name_equals(header, service_header_))) {
+    throw std::invalid_argument("tokenpass::Outbound: unusable claim header name: " + header);
+  }
+  if (!is_json_pointer(pointer) || pointer.empty()) {
+    throw std::invalid_argument("tokenpass::Outbound: not a JSON Pointer: " + pointer);
+  }
+  claim_headers_.push_back({std::move(header), std::move(pointer), encoding});
+  return *this;
+}
+
+namespace {
+// claim_header_value: a claim as a header value (see Outbound::claim_to_header).
+Result<std::string> claim_header_value(const nlohmann::json& value, ClaimHeaderEncoding encoding) {
+  const auto scalar = [](const nlohmann::json& v, std::string& out) {
+    if (v.is_string()) {
+      out += v.get_ref<const std::string&>();
+    } else if (v.is_number() || v.is_boolean()) {
+      out += v.dump();
+    } else {
+      return false;
+    }
+    return true;
+  };
+  std::string text;
+  if (value.is_array()) {
+    bool first = true;
+    for (const auto& e : value) {
+      if (!first) text.push_back(',');
+      first = false;
+      if (!scalar(e, text)) return make_error(errc::bad_claim, "a claim for a header holds an object or nested array");
+    }
+  } else if (!scalar(value, text)) {
+    return make_error(errc::bad_claim, "a claim for a header is an object or null");
+  }
+  if (encoding == ClaimHeaderEncoding::base64url) return internal::b64url_encode(text);
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u > 0x7E) {
+      return make_error(errc::bad_claim, "a claim for a header is not printable ASCII (use base64url)");
+    }
+  }
+  return text;
+}
+}  // namespace
+
 Result<HttpHeaders> Outbound::headers_for(std::string_view destination, const VerifiedToken* caller) const {
   return headers_for(destination, caller, nullptr);
 }
@@ -322,6 +374,15 @@ Result<HttpHeaders> Outbound::headers_for(std::string_view destination, const Ve
       }
       default:
         return make_error(errc::invalid_request, "unknown outbound mode");
+    }
+    if (caller != nullptr) {
+      for (const auto& ch : claim_headers_) {
+        const nlohmann::json* value = caller->claims().find(ch.pointer);
+        if (value == nullptr) continue;
+        auto text = claim_header_value(*value, ch.encoding);
+        if (!text) return text.error();
+        out.emplace_back(ch.header, std::move(*text));
+      }
     }
     return out;
   } catch (const std::exception&) {

@@ -1027,6 +1027,12 @@ TokenEndpoint::TokenEndpoint(Key signing_key, std::shared_ptr<const ClientRegist
   if (!s.opt.introspection_endpoint.empty()) {
     doc["introspection_endpoint"] = s.opt.introspection_endpoint;
     doc["introspection_endpoint_auth_methods_supported"] = methods;
+    // §2: required beside private_key_jwt; the introspection endpoint authenticates
+    // clients as the token endpoint does.
+    if (doc.contains("token_endpoint_auth_signing_alg_values_supported")) {
+      doc["introspection_endpoint_auth_signing_alg_values_supported"] =
+          doc["token_endpoint_auth_signing_alg_values_supported"];
+    }
   }
   if (s.opt.dpop) {  // RFC 9449 §5.1
     json algs = json::array();

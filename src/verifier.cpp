@@ -108,6 +108,10 @@ void check_policy(const Policy& p) {
   for (const auto& c : p.custom_checks) {
     if (!c) fail("a custom check is empty");
   }
+  for (const auto& rule : p.claim_rules) {
+    if (!is_json_pointer(rule.pointer)) fail("a claim rule's path is not a JSON Pointer");
+    if (rule.kind != ClaimRule::Kind::present && rule.values.empty()) fail("a claim rule has no value");
+  }
   if (p.max_token_size == 0) fail("max_token_size is 0");
   if (p.single_use_max_lifetime && p.single_use_max_lifetime->count() <= 0) {
     fail("single_use_max_lifetime is not positive");
@@ -226,6 +230,9 @@ Result<void> Verifier::check_claims(const Claims& claims) const {
     }
   }
 
+  for (const auto& rule : p.claim_rules) {
+    if (auto r2 = rule.check(claims); !r2) return r2.error();
+  }
   for (const auto& check : p.custom_checks) {
     if (auto r2 = check(claims); !r2) return r2.error();
   }

@@ -65,6 +65,11 @@ class TOKENPASS_EXPORT Claims {
   bool contains(std::string_view name) const;
   // get: any member as JSON; nullopt when absent.
   std::optional<nlohmann::json> get(std::string_view name) const;
+  // find: the value a JSON Pointer (RFC 6901) names, e.g. "/realm_access/roles" or
+  // "/https:~1~1example.com~1claims~1tenant" (`~1` is '/', `~0` is '~', so member names
+  // with dots and slashes work); "" is the whole object. Null when absent or when
+  // `pointer` is not a JSON Pointer. The value lives as long as this Claims (or a copy).
+  const nlohmann::json* find(std::string_view pointer) const noexcept;
   // json: the whole claims object. A verified token's claims are read without building
   // it; the first call builds it (thread-safe) and later calls return the same object.
   const nlohmann::json& json() const noexcept;
@@ -74,6 +79,53 @@ class TOKENPASS_EXPORT Claims {
   explicit Claims(std::shared_ptr<const internal::ClaimsData> data) noexcept;
   std::shared_ptr<const internal::ClaimsData> data_;  // never null
 };
+
+// is_json_pointer: `pointer` is "" or a sequence of "/" reference tokens whose `~` is
+// always `~0` or `~1` (RFC 6901 §3).
+TOKENPASS_EXPORT bool is_json_pointer(std::string_view pointer) noexcept;
+
+// ClaimRule: a requirement on any claim by path (Policy::claim_rules). A rule whose
+// value is absent is missing_claim; one whose value does not satisfy it is bad_claim.
+struct TOKENPASS_EXPORT ClaimRule {
+  enum class Kind {
+    present,   // the value exists (any type)
+    equals,    // the value equals `values[0]` (JSON equality: 1 and "1" differ)
+    contains,  // an array holding `values[0]`, or a string whose space-separated words do
+    one_of,    // the value equals one of `values`
+  };
+  std::string pointer;  // a JSON Pointer (RFC 6901)
+  Kind kind = Kind::present;
+  std::vector<nlohmann::json> values;
+
+  static ClaimRule present(std::string pointer);
+  static ClaimRule equals(std::string pointer, nlohmann::json value);
+  static ClaimRule contains(std::string pointer, nlohmann::json value);
+  static ClaimRule one_of(std::string pointer, std::vector<nlohmann::json> values);
+
+  // check: the rule over `claims`. Errors: missing_claim, bad_claim.
+  Result<void> check(const Claims& claims) const;
+};
+
+// RoleMapping: where a token carries its roles (authorities), as JSON Pointers to an
+// array of strings or a space-separated string. The roles are the union of them all.
+// Keycloak puts realm roles at /realm_access/roles and a client's at
+// /resource_access/<client>/roles; many issuers use /roles or /groups.
+struct TOKENPASS_EXPORT RoleMapping {
+  std::vector<std::string> paths = {"/realm_access/roles", "/roles", "/groups"};
+
+  // keycloak: realm roles, and the roles of each of `clients` (resource_access).
+  static RoleMapping keycloak(const std::vector<std::string>& clients = {});
+
+  // roles: every role the claims carry under `paths`, in path order, each once.
+  std::vector<std::string> roles(const Claims& claims) const;
+  bool has_role(const Claims& claims, std::string_view role) const;
+};
+
+// check_roles: every role of `all_of`, and (when not empty) at least one of `any_of`,
+// is carried. Errors: insufficient_role (403).
+TOKENPASS_EXPORT Result<void> check_roles(const Claims& claims, const RoleMapping& mapping,
+                                          const std::vector<std::string>& all_of,
+                                          const std::vector<std::string>& any_of = {});
 
 // ClaimsBuilder: sets claims for `Issuer::issue` or `sign_jws`. Times are written as
 // integer NumericDates (seconds since the epoch).

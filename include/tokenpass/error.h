@@ -106,6 +106,14 @@ enum class errc {
   // one whose identities (URI and DNS SANs) are not on the route's allow list. Not a
   // token problem: 403 without a Bearer challenge.
   peer_not_allowed,
+  // A request carries a forwarded client certificate header (RFC 9440 `Client-Cert`,
+  // `X-Forwarded-Client-Cert`, or the one configured) but does not come from a trusted
+  // proxy (forwarded.h). 403 without a Bearer challenge.
+  untrusted_forward,
+  // The token does not carry a role the route requires (roles mapped from its claims,
+  // RoleMapping). 403 with the Bearer challenge's `insufficient_scope` (RFC 6750 §3.1:
+  // the request needs higher privileges than the token gives).
+  insufficient_role,
 };
 
 // to_string returns the CLI spelling of `code` ("bad_signature"), or "unknown".

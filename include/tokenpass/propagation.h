@@ -135,6 +135,16 @@ struct Destination {
   bool forward_any_audience = false;
 };
 
+// ClaimHeaderEncoding: how a claim's value is written into a header.
+enum class ClaimHeaderEncoding {
+  // ascii: as text; a value with anything but printable ASCII (0x20-0x7E) is refused
+  // (bad_claim), so that CR, LF, NUL and non-ASCII bytes never reach a header.
+  ascii,
+  // base64url: always base64url-encoded (unpadded) UTF-8, so any value goes through and
+  // the receiver decodes every value alike (never guessing whether one was encoded).
+  base64url,
+};
+
 // Outbound: which headers a call to a named destination carries. Configure it once at
 // start-up; `headers_for` is then thread-safe.
 class TOKENPASS_EXPORT Outbound {
@@ -156,11 +166,22 @@ class TOKENPASS_EXPORT Outbound {
   Outbound& allow(std::string name, Destination destination);
   // clock: what "expired" is measured against (default system_clock::now).
   Outbound& clock(Clock clock);
+  // claim_to_header: every call made for a caller also carries `header` set from the
+  // caller's *verified* token at `pointer` (JSON Pointer, RFC 6901), as Envoy's
+  // claim_to_headers: a string as is, a number or boolean as JSON, an array of those
+  // joined with ","; an absent claim sends no header; an object, null or nested array
+  // is bad_claim. The receiving side must strip such headers from callers it does not
+  // trust to set them (ProtectOptions::claim_headers). Throws std::invalid_argument for
+  // a header name that is no token or is Authorization, DPoP or a token header of this
+  // policy, or a pointer that is not one.
+  Outbound& claim_to_header(std::string header, std::string pointer,
+                            ClaimHeaderEncoding encoding = ClaimHeaderEncoding::ascii);
 
   // headers_for returns the headers for a call to `destination` on behalf of `caller`
   // (null when there is no end user: service-token policies only). Errors:
   // invalid_request (destination not allowed, or a caller is needed and missing, or a
-  // DPoP-bound token to send without `call`); expired (the caller's token has expired:
+  // DPoP-bound token to send without `call`); bad_claim (a claim_to_header value that
+  // cannot be written); expired (the caller's token has expired:
   // it is never sent on); bad_audience (a token to forward whose `aud` does not name the
   // destination's audience, unless `forward_any_audience`); bad_binding (a token to
   // forward that is bound, `cnf.x5t#S256` or `cnf.jkt`: the next hop would refuse it;
@@ -189,6 +210,12 @@ class TOKENPASS_EXPORT Outbound {
   std::string service_header_;
   std::map<std::string, Destination, std::less<>> destinations_;
   Clock clock_;
+  struct ClaimHeader {
+    std::string header;
+    std::string pointer;
+    ClaimHeaderEncoding encoding;
+  };
+  std::vector<ClaimHeader> claim_headers_;
 };
 
 }  // namespace tokenpass

@@ -96,6 +96,9 @@ struct TOKENPASS_EXPORT Policy {
   // alternative_scopes: when not empty, at least one of these sets must be granted in
   // full (in addition to required_scopes).
   std::vector<std::vector<std::string>> alternative_scopes;
+  // claim_rules: requirements on any claim by JSON Pointer (equals, contains, one of),
+  // checked after the scopes and before custom checks: missing_claim, bad_claim.
+  std::vector<ClaimRule> claim_rules;
   // custom_checks: run last, in order, over the claims of a token that passed the rest.
   std::vector<CustomCheck> custom_checks;
   // clock: defaults to std::chrono::system_clock::now.

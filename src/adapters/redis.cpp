@@ -13,6 +13,8 @@
 #include <hiredis/hiredis.h>
 #include <openssl/evp.h>
 
+#include "internal/base64url.h"
+
 namespace tokenpass {
 
 namespace {
@@ -78,12 +80,7 @@ std::string b64url(const unsigned char* data, std::size_t n) {
   return out;
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
+using internal::hex_value;
 
 // percent_decode: RFC 3986 §2.1; false for a bad escape.
 bool percent_decode(std::string_view in, std::string& out) {

@@ -40,4 +40,12 @@ B64Status b64url_decode_into(std::string_view text, unsigned char* out) noexcept
 // is_b64url_alphabet: every char is in [A-Za-z0-9_-].
 bool is_b64url_alphabet(std::string_view text) noexcept;
 
+// hex_value: the value of a hexadecimal digit (either case), or -1.
+constexpr int hex_value(char c) noexcept {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
 }  // namespace tokenpass::internal

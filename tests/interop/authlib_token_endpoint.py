@@ -64,9 +64,9 @@ def main():
     with open(config_path) as f:
         config = json.load(f)
     salt = os.urandom(16)
-    digest = hashlib.pbkdf2_hmac("sha256", b"reports-secret", salt, config["iterations"])
+    digest = hashlib.pbkdf2_hmac("sha256", b"interop-secret", salt, config["iterations"])
     b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()  # noqa: E731
-    config["clients"].append({"id": "reports", "salt": b64(salt), "hash": b64(digest),
+    config["clients"].append({"id": "interop", "salt": b64(salt), "hash": b64(digest),
                               "scopes": ["reports:read"], "audiences": ["product", "billing"]})
     work = tempfile.mkdtemp()
     path = os.path.join(work, "token_service.json")
@@ -153,11 +153,11 @@ def run(issuer):
     refused(lambda: OAuth2Session("billing", "billing-secret").fetch_token(
         token_url, grant_type="password", username="alice", password="wonderland"),
         "unsupported_grant_type", "password grant")
-    refused(lambda: OAuth2Session("reports", "reports-secret").fetch_token(
+    refused(lambda: OAuth2Session("interop", "interop-secret").fetch_token(
         token_url, grant_type=TOKEN_EXCHANGE, subject_token="x", subject_token_type=ACCESS_TOKEN),
         "unauthorized_client", "token exchange for a client without it")
     # Several registered audiences and none asked for: a token for all of them.
-    tok = OAuth2Session("reports", "reports-secret").fetch_token(token_url, grant_type="client_credentials")
+    tok = OAuth2Session("interop", "interop-secret").fetch_token(token_url, grant_type="client_credentials")
     check(verified(tok["access_token"], "billing")["aud"] == ["billing", "product"], "default: every audience")
 
     # RFC 8693 token exchange: alice's user token (from the shop's /login) traded by the

@@ -16,6 +16,8 @@
 //  - mTLS: `make_tls_server` (client certificates required and verified against a CA),
 //    `peer_certificate` (the caller's certificate, read once per connection), client
 //    certificates for `HttplibClient`, and `ProtectOptions::allowed_peers`.
+//  - Behind a TLS-terminating proxy: `ProtectOptions::forwarded` (forwarded.h) takes
+//    the caller's certificate from the proxy's header, from trusted proxies only.
 #pragma once
 
 #include <algorithm>
@@ -31,6 +33,7 @@
 
 #include "tokenpass/adapters/http_wire.h"
 #include "tokenpass/binding.h"
+#include "tokenpass/forwarded.h"
 #include "tokenpass/http.h"
 #include "tokenpass/propagation.h"
 #include "tokenpass/token_endpoint.h"
@@ -157,6 +160,16 @@ inline std::shared_ptr<const PeerCertificate> peer_certificate(const httplib::Re
   return out;
 }
 
+// caller_certificate: the certificate of the request's caller: with `forwarded`, as
+// ForwardedCertificates::caller_certificate says (the proxy's header from a trusted
+// proxy; untrusted_forward when anyone else sends one), else the connection's.
+inline Result<std::shared_ptr<const PeerCertificate>> caller_certificate(const httplib::Request& req,
+                                                                         const ForwardedCertificates* forwarded) {
+  auto peer = peer_certificate(req);
+  if (forwarded == nullptr) return peer;
+  return forwarded->caller_certificate(headers_of(req), req.remote_addr, std::move(peer));
+}
+
 // ClientCertificates: what a TLS server asks of its clients.
 enum class ClientCertificates {
   required,    // a certificate that chains to the client CA, or no handshake (the default)
@@ -256,6 +269,27 @@ struct ProtectOptions {
   // this service), for the URI a DPoP proof must name (RFC 9449 §4.3): set it behind a
   // proxy. Empty: "https://" (TLS) or "http://", then the request's Host header.
   std::string public_origin;
+  // forwarded: the service is behind a TLS-terminating proxy that forwards the client
+  // certificate in a header; from a trusted proxy that certificate is the caller's (for
+  // allowed_peers and bound tokens), from anyone else such a header is refused (403
+  // untrusted_forward). Null: only the connection's own certificate counts, and the
+  // headers mean nothing.
+  std::shared_ptr<const ForwardedCertificates> forwarded;
+  // roles / any_roles: roles (found by `role_mapping`) the user token, or without one
+  // the service token, must carry: every one of `roles`, and at least one of
+  // `any_roles` when it is not empty; otherwise 403 insufficient_role.
+  std::vector<std::string> roles;
+  std::vector<std::string> any_roles;
+  RoleMapping role_mapping;
+  // claim_headers: headers an upstream sets from verified claims
+  // (Outbound::claim_to_header). They reach the handler only from a caller trusted to
+  // set them: one of `claim_header_sources` (by address or the connection's certificate
+  // identity), or one whose verified service token's `client_id` (else `sub`) is in
+  // `claim_header_services`. From anyone else they are removed from the request before
+  // the handler runs.
+  std::vector<std::string> claim_headers;
+  TrustedCallers claim_header_sources;
+  std::vector<std::string> claim_header_services;
 };
 
 using ProtectedHandler =
@@ -311,7 +345,9 @@ inline std::string request_uri(const httplib::Request& req, const std::string& p
 inline Result<RequestContext> authorize_request(const TokenResolver& resolver,
                                                 const httplib::Request& req,
                                                 const ProtectOptions& options) {
-  const auto peer = peer_certificate(req);
+  auto caller = caller_certificate(req, options.forwarded.get());
+  if (!caller) return caller.error();
+  const std::shared_ptr<const PeerCertificate> peer = std::move(*caller);
   if (!options.allowed_peers.empty()) {
     const bool allowed = peer && peer->verified &&
                          std::any_of(options.allowed_peers.begin(), options.allowed_peers.end(),
@@ -331,8 +367,41 @@ inline Result<RequestContext> authorize_request(const TokenResolver& resolver,
         return make_error(errc::insufficient_scope, "a required scope is not granted");
       }
     }
+    if (!options.roles.empty() || !options.any_roles.empty()) {
+      if (subject == nullptr) return make_error(errc::insufficient_role, "no token to take roles from");
+      if (auto r = check_roles(subject->claims(), options.role_mapping, options.roles, options.any_roles); !r) {
+        return r.error();
+      }
+    }
   }
   return ctx;
+}
+
+// may_set_claim_headers: the caller is trusted to send `options.claim_headers`.
+inline bool may_set_claim_headers(const httplib::Request& req, const RequestContext& ctx,
+                                  const ProtectOptions& options) {
+  if (options.claim_header_sources.trusts(req.remote_addr, peer_certificate(req).get())) return true;
+  if (const VerifiedToken* service = ctx.service()) {
+    auto id = service->claims().client_id();
+    if (!id) id = service->claims().subject();
+    return id && std::find(options.claim_header_services.begin(), options.claim_header_services.end(), *id) !=
+                     options.claim_header_services.end();
+  }
+  return false;
+}
+
+// strip_claim_headers removes `options.claim_headers` from a request whose caller may
+// not set them. cpp-httplib hands handlers a const Request that it owns as a mutable
+// object, so the headers are erased in place before the handler sees the request.
+inline void strip_claim_headers(const httplib::Request& req, const RequestContext& ctx,
+                                const ProtectOptions& options) {
+  if (options.claim_headers.empty() || may_set_claim_headers(req, ctx, options)) return;
+  auto& headers = const_cast<httplib::Request&>(req).headers;  // NOLINT: see above
+  for (auto it = headers.begin(); it != headers.end();) {
+    const bool drop = std::any_of(options.claim_headers.begin(), options.claim_headers.end(),
+                                  [&](const std::string& name) { return header_name_equals(it->first, name); });
+    it = drop ? headers.erase(it) : std::next(it);
+  }
 }
 
 // protect returns a handler that resolves and verifies the request's tokens with
@@ -348,6 +417,7 @@ inline httplib::Server::Handler protect(std::shared_ptr<const TokenResolver> res
       if (options.on_reject) options.on_reject(req, ctx.error());
       return reject_request(res, req, ctx.error(), options, resolver->options().dpop.get());
     }
+    strip_claim_headers(req, *ctx, options);
     handler(req, res, *ctx);
   };
 }
@@ -375,6 +445,7 @@ inline httplib::Server::HandlerWithContentReader protect_with_reader(
       res.set_header("Connection", "close");
       return;
     }
+    strip_claim_headers(req, *ctx, options);
     handler(req, res, reader, *ctx);
   };
 }
@@ -387,6 +458,11 @@ struct TokenEndpointMountOptions {
   // on_request: called after each token request with the request and the answer's
   // status (for access logs).
   std::function<void(const httplib::Request&, int)> on_request;
+  // forwarded: behind a TLS-terminating proxy, where the client's certificate comes
+  // from (RFC 8705 client authentication and certificate-bound tokens); a request with
+  // such a header from anyone but a trusted proxy, or with one that does not parse, is
+  // refused (400 invalid_request, error_description the tokenpass code).
+  std::shared_ptr<const ForwardedCertificates> forwarded;
 };
 
 // mount_token_endpoint serves `endpoint` on `server` at the paths of its own URLs: the
@@ -431,14 +507,26 @@ inline void mount_token_endpoint(httplib::Server& server, std::shared_ptr<const 
   // The form is read here, not by cpp-httplib: its own form parsing stops at 8 KiB with
   // a bare 413, below the endpoint's limit. At most max_body_bytes + 1 bytes are read;
   // the endpoint refuses a body that long.
-  const auto answer = [endpoint, on_request = options.on_request](const httplib::Request& req,
-                                                                  httplib::Response& res, std::string body,
-                                                                  bool cut, bool introspection) {
+  const auto answer = [endpoint, on_request = options.on_request, forwarded = options.forwarded](
+                            const httplib::Request& req, httplib::Response& res, std::string body, bool cut,
+                            bool introspection) {
+    auto caller = caller_certificate(req, forwarded.get());
+    if (!caller) {
+      // RFC 6749 §5.2 has no code of its own for this: the request is not acceptable.
+      res.status = 400;
+      if (cut) res.set_header("Connection", "close");
+      res.set_header("Cache-Control", "no-store");
+      res.set_content("{\"error\":\"invalid_request\",\"error_description\":\"" +
+                          std::string(to_string(caller.error().code)) + "\"}",
+                      "application/json");
+      if (on_request) on_request(req, res.status);
+      return;
+    }
     TokenEndpointRequest in;
     in.method = req.method;
     in.body = std::move(body);
     in.remote_address = req.remote_addr;
-    in.client_certificate = peer_certificate(req);
+    in.client_certificate = std::move(*caller);
     for (const auto& [k, v] : req.headers) in.headers.emplace_back(k, v);
     TokenEndpointResponse out = introspection ? endpoint->handle_introspection(in) : endpoint->handle(in);
     res.status = out.status;
