@@ -11,6 +11,7 @@ TOKENPASS_PACKAGES=(
   python3 python3-jwt python3-cryptography  # interop vectors (PyJWT)
   python3-authlib python3-requests     # a real OAuth client against the token endpoint
   curl openssl                         # the demo (openssl: its throwaway CA)
+  nginx haproxy                        # TLS-terminating proxies in front of services (tests, demo)
 )
 # Installed only by scripts/fuzz.sh (passed to tokenpass_setup): clang and libFuzzer.
 TOKENPASS_FUZZ_PACKAGES=(clang libclang-rt-14-dev)
