@@ -173,6 +173,20 @@ Result<HeaderFacts> check_header(const HeaderMembers& h, const JwsVerifyOptions&
       }
     }
   }
+  if (h.object != nullptr && !options.header_members.empty()) {
+    for (const auto& [name, value] : h.object->items()) {
+      if (std::find(options.header_members.begin(), options.header_members.end(), name) ==
+          options.header_members.end()) {
+        return make_error(errc::malformed, "the header holds a member the policy does not allow");
+      }
+    }
+  }
+  if (!options.typ_if_present.empty() && h.typ.kind != Kind::absent) {
+    const bool known = h.typ.kind == Kind::string &&
+                       std::any_of(options.typ_if_present.begin(), options.typ_if_present.end(),
+                                   [&](const std::string& t) { return internal::typ_matches(h.typ.text, t); });
+    if (!known) return internal::fail(errc::bad_type, "header \"typ\" is not an accepted type");
+  }
   if (options.typ) {
     if (h.typ.kind != Kind::string) return internal::fail(errc::bad_type, "header has no \"typ\"");
     if (!internal::typ_matches(h.typ.text, *options.typ)) {
@@ -316,7 +330,8 @@ Result<void> parse_jws(std::string_view compact, const JwsVerifyOptions& options
   // string, any JSON error) goes through the full JSON parser. Either way check_header
   // applies the rules.
   SimpleHeader simple;
-  if (parse_simple_header(header_text, limits, simple)) {
+  // A restriction on the header's members needs them all: the full parser.
+  if (options.header_members.empty() && parse_simple_header(header_text, limits, simple)) {
     HeaderMembers m;
     const auto member = [](bool has, std::string_view text) {
       return has ? HeaderMember{HeaderMember::Kind::string, text} : HeaderMember{};
@@ -365,7 +380,13 @@ Result<const Key*> verify_parsed(const ParsedJws& parsed, const Key* keys, std::
     if (!key.fits(parsed.alg) || !narrowed_allows(options, parsed.alg, key.curve())) {
       continue;
     }
-    if (!key.can_verify()) {
+    // A SPIFFE bundle's keys ("use": "jwt-svid") serve JWT-SVIDs only.
+    const KeyData& kd = KeyAccess::data(key);
+    const bool usable =
+        options.jwt_svid_keys && kd.use == "jwt-svid"
+            ? !kd.has_key_ops || std::find(kd.key_ops.begin(), kd.key_ops.end(), "verify") != kd.key_ops.end()
+            : key.can_verify();
+    if (!usable) {
       refused_use = true;
       continue;
     }

@@ -38,6 +38,7 @@ struct RemoteJwks::State {
   std::shared_ptr<const KeySet> keys;
   std::uint64_t set_version = 0;  // KeySource::next_version() of `keys`
   std::string etag;
+  std::optional<std::uint64_t> sequence;  // spiffe_sequence of `keys` (SPIFFE bundles)
   internal::RefreshPolicy policy{opt};
   bool refresh_requested = false;
   bool fetching = false;
@@ -131,6 +132,15 @@ struct RemoteJwks::State {
     std::lock_guard<std::mutex> g(mu);
     switch (answer.kind) {
       case internal::JwksAnswer::Kind::fetched:
+        if (answer.sequence && sequence && *answer.sequence < *sequence) {
+          // An older SPIFFE bundle than the one held: a rollback, never taken.
+          ++stats.failures;
+          policy.failed(t);
+          return {RemoteJwksEvent::Kind::fetch_failed,
+                  "spiffe_sequence " + std::to_string(*answer.sequence) + " is older than " +
+                      std::to_string(*sequence) + " (newer keys kept)"};
+        }
+        if (answer.sequence) sequence = answer.sequence;
         keys = std::move(answer.keys);
         set_version = KeySource::next_version();
         etag = std::move(answer.etag);

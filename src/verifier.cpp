@@ -14,6 +14,7 @@
 #include "internal/token_cache.h"
 #include "internal/token_data.h"
 #include "tokenpass/dpop.h"
+#include "tokenpass/spiffe.h"
 
 namespace tokenpass {
 
@@ -70,6 +71,33 @@ Policy Policy::access_token_profile(std::vector<std::string> issuers,
   // RFC 9068 §2.1 (typ) and §2.2 (required claims).
   p.typ = "at+jwt";
   p.required_claims = {"iss", "exp", "aud", "sub", "client_id", "iat", "jti"};
+  return p;
+}
+
+Policy Policy::jwt_svid_profile(std::vector<std::string> audiences, std::vector<std::string> spiffe_ids) {
+  if (audiences.empty()) throw std::invalid_argument("tokenpass::Policy::jwt_svid_profile: no audience");
+  if (spiffe_ids.empty()) throw std::invalid_argument("tokenpass::Policy::jwt_svid_profile: no SPIFFE ID");
+  for (const auto& id : spiffe_ids) {
+    if (!is_spiffe_id(id)) throw std::invalid_argument("tokenpass::Policy::jwt_svid_profile: not a SPIFFE ID: " + id);
+  }
+  Policy p;
+  p.any_issuer();
+  p.audiences = std::move(audiences);
+  p.require_exp = true;
+  p.algorithms = {Alg::RS256, Alg::RS384, Alg::RS512, Alg::ES256, Alg::ES384,
+                  Alg::ES512, Alg::PS256, Alg::PS384, Alg::PS512};
+  p.header_members = {"alg", "kid", "typ"};
+  p.typ_if_present = {"JWT", "JOSE"};
+  p.jwt_svid_keys = true;
+  p.required_claims = {"sub", "aud", "exp"};
+  p.custom_checks.push_back([ids = std::move(spiffe_ids)](const Claims& claims) -> Result<void> {
+    const auto sub = claims.subject();
+    if (!sub || !is_spiffe_id(*sub)) return make_error(errc::bad_subject, "\"sub\" is not a SPIFFE ID");
+    for (const auto& id : ids) {
+      if (spiffe_id_matches(*sub, id)) return {};
+    }
+    return make_error(errc::bad_subject, "the SPIFFE ID is not accepted");
+  });
   return p;
 }
 
@@ -138,6 +166,9 @@ Verifier::Verifier(std::shared_ptr<const KeySource> keys, Policy policy)
   jws_options_.typ = policy_.typ;
   jws_options_.critical = policy_.critical;
   jws_options_.max_token_size = policy_.max_token_size;
+  jws_options_.typ_if_present = policy_.typ_if_present;
+  jws_options_.header_members = policy_.header_members;
+  jws_options_.jwt_svid_keys = policy_.jwt_svid_keys;
   // The limits for a token's JSON, fixed with the policy (strings follow the size limit).
   jws_options_.json_limits = internal::token_limits(policy_.json_limits, policy_.max_token_size);
   if (keys_->fixed()) {

@@ -329,6 +329,8 @@ TEST_CASE("every errc has a name, a status and a challenge rule", "[exact][error
       {errc::token_request_refused, "token_request_refused", 500, false},
       {errc::replay_store_unavailable, "replay_store_unavailable", 503, false},
       {errc::peer_not_allowed, "peer_not_allowed", 403, false},
+      {errc::untrusted_forward, "untrusted_forward", 403, false},
+      {errc::insufficient_role, "insufficient_role", 403, true},
   };
   for (const Row& row : rows) {
     CAPTURE(row.name);
@@ -339,7 +341,7 @@ TEST_CASE("every errc has a name, a status and a challenge rule", "[exact][error
     CHECK(tokenpass::www_authenticate(e, "api").has_value() == row.challenge);
   }
   // No code without a row: the one after the last is unknown.
-  CHECK(tokenpass::to_string(static_cast<errc>(static_cast<int>(errc::peer_not_allowed) + 1)) == "unknown");
+  CHECK(tokenpass::to_string(static_cast<errc>(static_cast<int>(errc::insufficient_role) + 1)) == "unknown");
   CHECK(tokenpass::to_string(static_cast<errc>(static_cast<int>(errc::inactive) + 1)) == "unknown");
 }
 

@@ -62,6 +62,16 @@ struct JwsVerifyOptions {
   std::vector<std::string> critical;
   std::size_t max_token_size = kDefaultMaxTokenSize;
   JsonLimits json_limits;
+  // typ_if_present: when not empty, a header `typ`, if there is one, must match one of
+  // these (as `typ` matches); else bad_type.
+  std::vector<std::string> typ_if_present;
+  // header_members: when not empty, the header may hold only these members; any other
+  // is malformed (the JWT-SVID profile: alg, kid, typ).
+  std::vector<std::string> header_members;
+  // jwt_svid_keys: keys whose `use` is "jwt-svid" (SPIFFE bundles) verify too. Off, they
+  // are refused as any key whose `use` is not "sig" (key_unusable): a SPIFFE bundle's
+  // keys vouch for JWT-SVIDs and nothing else.
+  bool jwt_svid_keys = false;
 };
 
 // VerifiedJws: a JWS whose signature held under one of the caller's keys. Only

@@ -122,6 +122,12 @@ struct RemoteJwksOptions {
   std::function<std::chrono::system_clock::time_point()> clock;
   // on_event: called from the fetching thread; keep it short and non-throwing.
   std::function<void(const RemoteJwksEvent&)> on_event;
+  // spiffe_bundle: the URL serves a SPIFFE bundle (spiffe.h): only its `"use":
+  // "jwt-svid"` keys are kept (x509-svid entries are not JWT keys), its
+  // `spiffe_refresh_hint` (seconds) is the TTL instead of Cache-Control (still within
+  // [min_ttl, max_ttl]), and a bundle whose `spiffe_sequence` is lower than the one held
+  // is refused as a rollback (the newer keys are kept).
+  bool spiffe_bundle = false;
 };
 
 // RemoteJwks: an issuer's JWK set fetched over HTTP. One background thread does every

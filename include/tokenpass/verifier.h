@@ -131,6 +131,12 @@ struct TOKENPASS_EXPORT Policy {
   // Null: proofs are not checked for replay.
   std::shared_ptr<const ReplayStore> proof_replay_store;
 
+  // typ_if_present, header_members, jwt_svid_keys: as JwsVerifyOptions says (jws.h);
+  // set by jwt_svid_profile.
+  std::vector<std::string> typ_if_present;
+  std::vector<std::string> header_members;
+  bool jwt_svid_keys = false;
+
   // any_issuer / any_audience: the explicit way to skip those checks.
   Policy& any_issuer() {
     accept_any_issuer = true;
@@ -145,6 +151,15 @@ struct TOKENPASS_EXPORT Policy {
   // sub, client_id, iat and jti required.
   static Policy access_token_profile(std::vector<std::string> issuers,
                                      std::vector<std::string> audiences);
+
+  // jwt_svid_profile: SPIFFE JWT-SVIDs (the JWT-SVID standard, spiffe.h): RS, ES and PS
+  // algorithms only; a header of alg, kid and typ only (malformed otherwise), typ, when
+  // present, JWT or JOSE; `aud` naming one of `audiences` and `exp` required; `sub` a
+  // SPIFFE ID that one of `spiffe_ids` covers (spiffe_id_matches: a trust domain or a
+  // path prefix), else bad_subject; any issuer. Keys with `"use": "jwt-svid"` verify
+  // (jwt_svid_keys). Throws std::invalid_argument when `audiences` or `spiffe_ids` is
+  // empty or a pattern is no SPIFFE ID.
+  static Policy jwt_svid_profile(std::vector<std::string> audiences, std::vector<std::string> spiffe_ids);
 };
 
 // VerifiedToken: a token whose signature and claims passed a Verifier's policy. Cheap

@@ -73,12 +73,31 @@ JwksAnswer read_jwks_answer(const Result<HttpResponse>& res, const RemoteJwksOpt
   // KeySet::from_public_jwks: private members dropped unread, oct keys never loaded.
   auto set = KeySet::from_public_jwks(*doc, opt.max_keys);
   if (!set) return failed("not a JWK set: " + set.error().detail);
-  if (set->empty()) return failed("the JWK set has no usable key");
+  std::optional<std::chrono::seconds> hint;
+  if (opt.spiffe_bundle) {
+    std::vector<Key> jwt_keys;
+    for (const auto& k : set->keys()) {
+      if (k.use() == "jwt-svid") jwt_keys.push_back(k);
+    }
+    *set = KeySet(std::move(jwt_keys));
+    const auto seq = doc->find("spiffe_sequence");
+    if (seq != doc->end()) {
+      if (!seq->is_number_unsigned()) return failed("spiffe_sequence is not an unsigned integer");
+      out.sequence = seq->get<std::uint64_t>();
+    }
+    const auto refresh = doc->find("spiffe_refresh_hint");
+    if (refresh != doc->end()) {
+      if (!refresh->is_number_unsigned()) return failed("spiffe_refresh_hint is not an unsigned integer");
+      hint = std::chrono::seconds(static_cast<std::int64_t>(
+          std::min<std::uint64_t>(refresh->get<std::uint64_t>(), std::uint64_t(opt.max_ttl.count()))));
+    }
+  }
+  if (set->empty()) return failed(opt.spiffe_bundle ? "the bundle has no usable jwt-svid key" : "the JWK set has no usable key");
   const std::size_t count = set->size();
   const std::size_t skipped = set->skipped().size();
   out.kind = JwksAnswer::Kind::fetched;
   out.keys = std::make_shared<const KeySet>(std::move(*set));
-  out.ttl = jwks_ttl(*res, opt);
+  out.ttl = hint ? std::clamp(*hint, opt.min_ttl, opt.max_ttl) : jwks_ttl(*res, opt);
   // Security: echoed in If-None-Match later, so only an RFC 9110 entity-tag is kept.
   out.etag = res->header("ETag").value_or("");
   if (!is_entity_tag(out.etag)) out.etag.clear();

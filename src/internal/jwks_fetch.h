@@ -4,6 +4,8 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <optional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -20,6 +22,7 @@ struct JwksAnswer {
   std::chrono::seconds ttl{0};         // fetched, not_modified: Cache-Control, clamped
   std::string etag;                    // fetched: an RFC 9110 entity-tag, else empty
   std::string detail;                  // what happened, for the event log
+  std::optional<std::uint64_t> sequence;  // fetched SPIFFE bundle: spiffe_sequence
 };
 
 // jwks_request: the GET for `opt.url`, with If-None-Match when `if_none_match` is set.
