@@ -3,6 +3,7 @@
 //   shop_service billing ISSUER_URL PRODUCT_URL [PORT] [--fresh-service-tokens]
 //                                       (client id/secret: billing/billing-secret)
 //   shop_service product ISSUER_URL [PORT] [--replay-store redis://HOST:PORT]
+//                                       [--behind-proxy RANGE]
 //   any of them [--tls DIR]
 // Prints "listening URL" and serves until SIGINT or SIGTERM. With --replay-store, every
 // product replica given the same Redis accepts each service token once; billing then
@@ -10,6 +11,9 @@
 // runs on mTLS with DIR/ca.pem, DIR/ROLE.pem and DIR/ROLE.key (scripts/demo.sh makes
 // them): HTTPS, callers' certificates from that CA (the gateway's users need none), its
 // own calls with its certificate, and service tokens bound to it (RFC 8705).
+// With --behind-proxy RANGE (product), it serves plain HTTP behind a TLS-terminating
+// proxy that connects from RANGE and forwards the client certificate (nginx's
+// $ssl_client_escaped_cert in X-SSL-Client-Cert); its own calls still use --tls.
 #include <csignal>
 #include <cstdio>
 #include <stdexcept>
@@ -29,12 +33,15 @@ int main(int argc_in, char** argv_in) {
   bool fresh = false;
   std::string replay_store;
   std::string tls_dir;
+  std::string behind_proxy;
   for (int i = 0; i < argc_in; ++i) {
     const std::string a = argv_in[i];
     if (a == "--fresh-service-tokens") {
       fresh = true;
     } else if (a == "--tls" && i + 1 < argc_in) {
       tls_dir = argv_in[++i];
+    } else if (a == "--behind-proxy" && i + 1 < argc_in) {
+      behind_proxy = argv_in[++i];
     } else if (a == "--replay-store" && i + 1 < argc_in) {
       replay_store = argv_in[++i];
     } else {
@@ -50,7 +57,8 @@ int main(int argc_in, char** argv_in) {
                  "usage: shop_service gateway ISSUER BILLING_URL [PORT]\n"
                  "       shop_service billing ISSUER PRODUCT_URL [PORT]\n"
                  "       shop_service product ISSUER [PORT]\n"
-                 "  options: --tls DIR, --fresh-service-tokens (billing), --replay-store URL (product)\n");
+                 "  options: --tls DIR, --fresh-service-tokens (billing), --replay-store URL and\n"
+                 "           --behind-proxy RANGE (product)\n");
     return 2;
   }
   const int port = argc > needed ? std::stoi(argv[needed]) : 0;
@@ -81,7 +89,7 @@ int main(int argc_in, char** argv_in) {
         throw std::runtime_error("--replay-store: built without tokenpass::redis");
 #endif
       }
-      server = std::make_unique<shop::Product>(trust, store);
+      server = std::make_unique<shop::Product>(trust, store, behind_proxy);
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "shop_service %s: %s\n", role.c_str(), e.what());

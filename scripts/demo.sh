@@ -12,7 +12,9 @@
 # certificate (RFC 8705), so a stolen one is refused from any other client, and a client
 # without a valid certificate does not get past the handshake. Then a request with no
 # token, an expired one, one lacking a scope and a forged one, each with the status and
-# WWW-Authenticate it got. Every process it starts is stopped at the end.
+# WWW-Authenticate it got. A third product replica runs behind nginx, which terminates
+# mTLS and forwards the client's certificate in a header that the replica believes from
+# nginx only. Every process it starts is stopped at the end.
 # TOKENPASS_DEMO_BUILD=DIR: use the programs of a build tree made already (the test run
 # does, ctest demo.mtls) instead of building build/demo.
 set -euo pipefail
@@ -65,7 +67,7 @@ start() {
 declare -A seen
 narrate() {
   local name n total
-  for name in token_service gateway billing product product2; do
+  for name in token_service gateway billing product product2 product3; do
     n=${seen[$name]:-1}
     total=$(wc -l <"$work/$name.log")
     if [ "$total" -gt "$n" ]; then
@@ -154,8 +156,52 @@ start billing "$bin/shop_service" billing "$issuer" "$product" --fresh-service-t
 billing=$url
 start gateway "$bin/shop_service" gateway "$issuer" "$billing" --tls "$pki"
 gateway=$url
+# A third product replica behind nginx: nginx terminates mTLS (the shop's CA) and
+# passes the client's certificate on in X-SSL-Client-Cert ($ssl_client_escaped_cert),
+# connecting from 127.0.0.2, the only address the replica believes that header from.
+start product3 "$bin/shop_service" product "$issuer" --replay-store "$replays" --tls "$pki" \
+  --behind-proxy 127.0.0.2/32
+product3_direct=$url
+nginx_port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+mkdir -p "$work/nginx"
+cat >"$work/nginx.conf" <<EOF
+$([ "$(id -u)" -eq 0 ] && echo "user root;")
+worker_processes 1;
+pid $work/nginx.pid;
+error_log $work/nginx.log;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path $work/nginx/body;
+  proxy_temp_path $work/nginx/proxy;
+  fastcgi_temp_path $work/nginx/fastcgi;
+  uwsgi_temp_path $work/nginx/uwsgi;
+  scgi_temp_path $work/nginx/scgi;
+  server {
+    listen 127.0.0.1:$nginx_port ssl;
+    ssl_certificate $pki/product.pem;
+    ssl_certificate_key $pki/product.key;
+    ssl_client_certificate $pki/ca.pem;
+    ssl_verify_client on;
+    location / {
+      proxy_pass $product3_direct;
+      proxy_bind 127.0.0.2;
+      proxy_set_header X-SSL-Client-Cert \$ssl_client_escaped_cert;
+    }
+  }
+}
+EOF
+nginx -e "$work/nginx.log" -p "$work/nginx" -c "$work/nginx.conf" -g "daemon off;" &
+pids+=($!)
+for _ in $(seq 100); do
+  curl -s -o /dev/null --cacert "$pki/ca.pem" "https://127.0.0.1:$nginx_port/" 2>/dev/null && break
+  sleep 0.1
+done
+product3="https://127.0.0.1:$nginx_port"
 printf '  token service %s\n  product       %s and %s (replicas; used service tokens in %s)\n  billing       %s\n  gateway       %s\n' \
   "$issuer" "$product" "$product2" "$replays" "$billing" "$gateway"
+printf '  product       %s: a third replica, plain HTTP at %s behind nginx (mTLS ends there)\n' \
+  "$product3" "$product3_direct"
 echo "  (each service found the token service's keys through $issuer/.well-known/openid-configuration)"
 narrate
 
@@ -216,6 +262,21 @@ printf '\n== only the gateway may call billing (its allow list), whatever tokens
 status=$(curl -s "${curl_tls[@]}" $(as thief) -o "$work/body" -w '%{http_code}' -X POST \
   -H "Authorization: Bearer $alice" -d '{}' "$billing/charge")
 echo "\$ curl --cert thief.pem -X POST $billing/charge -H \"Authorization: Bearer <alice>\""
+echo "  HTTP $status"
+echo "  body: $(cat "$work/body")"
+narrate
+
+printf '\n== behind nginx: the certificate comes in a header, from nginx only\n'
+echo "  (nginx checks the client certificate and passes it on as X-SSL-Client-Cert; the replica binds tokens to it)"
+reserve "$product3" billing "$(service_token)"
+reserve "$product3" thief "$(service_token)"
+echo "  around nginx, straight to the replica, a forged header naming billing's certificate:"
+escaped=$(/usr/bin/python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(open(sys.argv[1]).read(), safe=""))' \
+  "$pki/billing.pem")
+echo "\$ curl -X POST $product3_direct/reserve -H \"X-SSL-Client-Cert: <billing.pem, escaped>\" -H \"Authorization: Bearer <alice>\" ..."
+status=$(curl -s -o "$work/body" -w '%{http_code}' -X POST -H "X-SSL-Client-Cert: $escaped" \
+  -H "Authorization: Bearer $alice" -H "X-MS-TOKEN: $(service_token)" -H 'Content-Type: application/json' \
+  -d '{"item":42}' "$product3_direct/reserve")
 echo "  HTTP $status"
 echo "  body: $(cat "$work/body")"
 narrate

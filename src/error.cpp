@@ -32,6 +32,7 @@ constexpr std::array<std::pair<errc, std::string_view>, 34> kNames{{
     {errc::bad_proof, "bad_proof"},
     {errc::use_dpop_nonce, "use_dpop_nonce"},
     {errc::inactive, "inactive"},
+    {errc::insufficient_role, "insufficient_role"},
     {errc::no_token, "no_token"},
     {errc::invalid_request, "invalid_request"},
     {errc::key_source_unavailable, "key_source_unavailable"},
@@ -41,7 +42,6 @@ constexpr std::array<std::pair<errc, std::string_view>, 34> kNames{{
     {errc::replay_store_unavailable, "replay_store_unavailable"},
     {errc::peer_not_allowed, "peer_not_allowed"},
     {errc::untrusted_forward, "untrusted_forward"},
-    {errc::insufficient_role, "insufficient_role"},
 }};
 
 class Category final : public std::error_category {

@@ -321,6 +321,7 @@ TEST_CASE("every errc has a name, a status and a challenge rule", "[exact][error
       {errc::bad_proof, "bad_proof", 401, true},
       {errc::use_dpop_nonce, "use_dpop_nonce", 401, true},
       {errc::inactive, "inactive", 401, true},
+      {errc::insufficient_role, "insufficient_role", 403, true},
       {errc::no_token, "no_token", 401, true},
       {errc::invalid_request, "invalid_request", 400, true},
       {errc::key_source_unavailable, "key_source_unavailable", 503, false},
@@ -330,7 +331,6 @@ TEST_CASE("every errc has a name, a status and a challenge rule", "[exact][error
       {errc::replay_store_unavailable, "replay_store_unavailable", 503, false},
       {errc::peer_not_allowed, "peer_not_allowed", 403, false},
       {errc::untrusted_forward, "untrusted_forward", 403, false},
-      {errc::insufficient_role, "insufficient_role", 403, true},
   };
   for (const Row& row : rows) {
     CAPTURE(row.name);
@@ -341,8 +341,8 @@ TEST_CASE("every errc has a name, a status and a challenge rule", "[exact][error
     CHECK(tokenpass::www_authenticate(e, "api").has_value() == row.challenge);
   }
   // No code without a row: the one after the last is unknown.
+  CHECK(tokenpass::to_string(static_cast<errc>(static_cast<int>(errc::untrusted_forward) + 1)) == "unknown");
   CHECK(tokenpass::to_string(static_cast<errc>(static_cast<int>(errc::insufficient_role) + 1)) == "unknown");
-  CHECK(tokenpass::to_string(static_cast<errc>(static_cast<int>(errc::inactive) + 1)) == "unknown");
 }
 
 TEST_CASE("README's error table lists every errc", "[exact][errors][docs]") {

@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "tokenpass/binding.h"
 #include "tokenpass/dpop.h"
+#include "tokenpass/forwarded.h"
 #include "tokenpass/jwk.h"
 #include "tokenpass/jws.h"
 #include "tokenpass/key_source.h"
@@ -39,7 +40,10 @@ constexpr const char* kUsage =
     "                        [--max-size BYTES] [--payload-only] [--single-use --replay-store URL]\n"
     "                        [--cnf-cert CERTFILE] [--require-binding]\n"
     "                        [--dpop PROOF --htm METHOD --htu URL [--dpop-nonce NONCE]\n"
-    "                         [--dpop-max-age SECONDS]] [TOKEN|-]\n"
+    "                         [--dpop-max-age SECONDS]]\n"
+    "                        [--claim POINTER=JSON]... [--claim-contains POINTER=JSON]...\n"
+    "                        [--role ROLE]... [--roles-path POINTER]... [--jwt-svid SPIFFE_ID]...\n"
+    "                        [--cnf-forwarded FORMAT=VALUE] [TOKEN|-]\n"
     "       tokenpass verify (--jwks-url URL | --issuer-url URL) [--allow-http] [--timeout SECONDS]\n"
     "                        [...]\n"
     "\n"
@@ -80,7 +84,37 @@ constexpr const char* kUsage =
     "  --htu URL         the request's URI (with --dpop; compared normalised)\n"
     "  --dpop-nonce NONCE  the proof must carry this nonce (else use_dpop_nonce)\n"
     "  --dpop-max-age SECONDS  the proof's iat may be at most this old (default 60); with\n"
-    "                    --replay-store, each proof jti is accepted once\n";
+    "                    --replay-store, each proof jti is accepted once\n"
+    "\n"
+    "Claims by path, roles, SPIFFE (claim rules come after the registered ones):\n"
+    "  --claim POINTER=JSON  the claim at the JSON Pointer (RFC 6901) equals the JSON value\n"
+    "                    (--claim '/https:~1~1example.com~1tenant=\"acme\"'); else bad_claim,\n"
+    "                    or missing_claim when absent\n"
+    "  --claim-contains POINTER=JSON  an array there holds the value (or a string there\n"
+    "                    has it as a space-separated word)\n"
+    "  --role ROLE       a role the token must carry; repeat, all required (else\n"
+    "                    insufficient_role)\n"
+    "  --roles-path POINTER  where roles are (default /realm_access/roles, /roles, /groups)\n"
+    "  --jwt-svid SPIFFE_ID  check a SPIFFE JWT-SVID: RS/ES/PS only, header alg/kid/typ only,\n"
+    "                    aud (needs --aud) and exp required, sub covered by SPIFFE_ID (a\n"
+    "                    trust domain or path prefix; repeat for several); keys with\n"
+    "                    \"use\": \"jwt-svid\" (a SPIFFE bundle) verify\n"
+    "  --cnf-forwarded FORMAT=VALUE  instead of --cnf-cert: the certificate as a proxy\n"
+    "                    forwarded it; FORMAT client-cert (RFC 9440 :base64 DER:), xfcc\n"
+    "                    (Envoy x-forwarded-client-cert) or escaped-pem (nginx)\n";
+
+// claim_option: POINTER=JSON of --claim and --claim-contains.
+std::pair<std::string, nlohmann::json> claim_option(const char* name, const std::string& value) {
+  const auto eq = value.find('=');
+  if (eq == std::string::npos || !is_json_pointer(value.substr(0, eq)) || eq == 0) {
+    usage_error(std::string(name) + " needs POINTER=JSON with a JSON Pointer such as /tenant");
+  }
+  try {
+    return {value.substr(0, eq), nlohmann::json::parse(value.substr(eq + 1))};
+  } catch (const nlohmann::json::exception&) {
+    usage_error(std::string(name) + ": the value after '=' is not JSON (a string needs quotes)");
+  }
+}
 
 // Where the keys come from. Remote sources (--jwks-url, --issuer-url) plug in here as
 // another KeySource; the rest of verify does not change.
@@ -119,7 +153,7 @@ void check_url(const char* option, const std::string& url, bool allow_http) {
               (allow_http ? " or an http:// URL" : " (http:// needs --allow-http)"));
 }
 
-OpenedKeys open_remote(const KeySpec& spec) {
+OpenedKeys open_remote(const KeySpec& spec, bool jwt_svid) {
   const char* option = spec.jwks_url ? "--jwks-url" : "--issuer-url";
   const std::string& url = spec.jwks_url ? *spec.jwks_url : *spec.issuer_url;
   check_url(option, url, spec.allow_http);
@@ -131,6 +165,8 @@ OpenedKeys open_remote(const KeySpec& spec) {
   // redirects).
   options.timeout = spec.timeout;
   options.max_body_bytes = 1024 * 1024;
+  // --jwt-svid: the URL serves a SPIFFE bundle (its jwt-svid keys, spiffe_sequence).
+  options.spiffe_bundle = jwt_svid;
   // Why a fetch failed, for the exit-2 message (the fetching thread reports it; it may
   // outlive this function, so the record is shared).
   struct LastFailure {
@@ -172,15 +208,16 @@ OpenedKeys open_remote(const KeySpec& spec) {
 #endif
 }
 
-OpenedKeys open_keys(const KeySpec& spec) {
-  if (!spec.key_file) return open_remote(spec);
+OpenedKeys open_keys(const KeySpec& spec, bool jwt_svid) {
+  if (!spec.key_file) return open_remote(spec, jwt_svid);
   KeyFile file = load_key_file(*spec.key_file);
   std::vector<Key> keys;
   bool any_verifies = false;
   for (const Key& key : file.keys) {
     // cli-contract rule 1: a private key is used through its public half.
     keys.push_back(key.is_private() && !key.is_symmetric() ? check(key.public_key()) : key);
-    any_verifies = any_verifies || key.can_verify();
+    // --jwt-svid: a SPIFFE bundle's keys verify too.
+    any_verifies = any_verifies || key.can_verify() || (jwt_svid && key.use() == "jwt-svid");
   }
   // Rule 1: `use` other than "sig" or `key_ops` without "verify" refuse the key. A JWK
   // set may mix in such keys (encryption keys); it is refused only if none is left.
@@ -317,7 +354,13 @@ int run_verify(const std::vector<std::string>& argv) {
                                  {"--htm"},
                                  {"--htu"},
                                  {"--dpop-nonce"},
-                                 {"--dpop-max-age"}},
+                                 {"--dpop-max-age"},
+                                 {"--claim", true, true},
+                                 {"--claim-contains", true, true},
+                                 {"--role", true, true},
+                                 {"--roles-path", true, true},
+                                 {"--jwt-svid", true, true},
+                                 {"--cnf-forwarded"}},
                                 /*max_positionals=*/1);
   if (args.help()) {
     std::cout << kUsage;
@@ -327,19 +370,46 @@ int run_verify(const std::vector<std::string>& argv) {
 
   // Every option is checked before any key or token is read: their refusals are exit 2.
   Policy policy;
-  policy.algorithms = parse_algs(args);
+  if (args.has("--jwt-svid")) {
+    if (args.all("--aud").empty()) usage_error("--jwt-svid needs --aud (a JWT-SVID's audience is required)");
+    try {
+      policy = Policy::jwt_svid_profile(args.all("--aud"), args.all("--jwt-svid"));
+    } catch (const std::invalid_argument& e) {
+      usage_error(std::string("--jwt-svid: ") + e.what());
+    }
+  }
+  if (!args.has("--jwt-svid") || args.has("--alg")) policy.algorithms = parse_algs(args);
   policy.typ = parse_typ(args);
   policy.max_token_size = parse_max_size(args);
   // cli-contract rule 5: issuer and audience are checked only when asked for.
   policy.issuers = args.all("--iss");
   if (policy.issuers.empty()) policy.any_issuer();
+  for (const auto& c : args.all("--claim")) {
+    auto [pointer, value] = claim_option("--claim", c);
+    policy.claim_rules.push_back(ClaimRule::equals(pointer, std::move(value)));
+  }
+  for (const auto& c : args.all("--claim-contains")) {
+    auto [pointer, value] = claim_option("--claim-contains", c);
+    policy.claim_rules.push_back(ClaimRule::contains(pointer, std::move(value)));
+  }
+  if (args.has("--roles-path") && !args.has("--role")) usage_error("--roles-path goes with --role");
+  if (args.has("--role")) {
+    RoleMapping mapping;
+    if (args.has("--roles-path")) mapping.paths = args.all("--roles-path");
+    for (const auto& path : mapping.paths) {
+      if (!is_json_pointer(path) || path.empty()) usage_error("--roles-path needs a JSON Pointer such as /roles");
+    }
+    policy.custom_checks.push_back([mapping, roles = args.all("--role")](const Claims& c) {
+      return check_roles(c, mapping, roles);
+    });
+  }
   policy.audiences = args.all("--aud");
   if (policy.audiences.empty()) policy.any_audience();
   policy.subject = args.get("--sub");
   policy.required_scopes = parse_scopes(args);
   // cli-contract rule 4: leeway 0 unless given; exp required only with --require exp.
   policy.leeway = parse_leeway(args);
-  policy.require_exp = false;
+  policy.require_exp = args.has("--jwt-svid");  // a JWT-SVID has exp, always
   for (const auto& c : args.all("--require")) {
     if (c.empty()) usage_error("--require needs a claim name");
     policy.required_claims.push_back(c);
@@ -358,15 +428,35 @@ int run_verify(const std::vector<std::string>& argv) {
   if (single_use && !replay_store) {
     usage_error("--single-use needs --replay-store (a one-shot command has no memory of its own)");
   }
-  if (payload_only && (single_use || args.has("--cnf-cert") || args.has("--require-binding"))) {
-    usage_error("--payload-only checks no claims: it cannot be combined with --single-use, --cnf-cert or "
-                "--require-binding");
+  if (payload_only && (single_use || args.has("--cnf-cert") || args.has("--cnf-forwarded") ||
+                       args.has("--require-binding") || args.has("--claim") || args.has("--claim-contains") ||
+                       args.has("--role") || args.has("--jwt-svid"))) {
+    usage_error("--payload-only checks no claims: it cannot be combined with --single-use, --cnf-cert, "
+                "--cnf-forwarded, --require-binding, --claim, --claim-contains, --role or --jwt-svid");
   }
   policy.require_binding = args.has("--require-binding");
   std::optional<PeerCertificate> cnf_cert;
   if (const auto file = args.get("--cnf-cert")) {
     auto cert = PeerCertificate::from_pem(read_file(*file, "--cnf-cert"));
     if (!cert) usage_error("--cnf-cert: " + *file + ": no PEM certificate");
+    cnf_cert = std::move(*cert);
+  }
+  if (const auto forwarded = args.get("--cnf-forwarded")) {
+    if (cnf_cert) usage_error("--cnf-cert and --cnf-forwarded name the same certificate: give one");
+    const auto eq = forwarded->find('=');
+    const std::string format = forwarded->substr(0, eq == std::string::npos ? 0 : eq);
+    const std::string value = eq == std::string::npos ? std::string() : forwarded->substr(eq + 1);
+    Result<PeerCertificate> cert = make_error(errc::invalid_request);
+    if (format == "client-cert") {
+      cert = parse_client_cert(value);
+    } else if (format == "xfcc") {
+      cert = parse_xfcc(value);
+    } else if (format == "escaped-pem") {
+      cert = parse_escaped_pem(value);
+    } else {
+      usage_error("--cnf-forwarded needs FORMAT=VALUE, FORMAT client-cert, xfcc or escaped-pem");
+    }
+    if (!cert) usage_error("--cnf-forwarded: " + cert.error().detail);
     cnf_cert = std::move(*cert);
   }
   // DPoP (RFC 9449): --dpop, --htm and --htu go together.
@@ -397,7 +487,7 @@ int run_verify(const std::vector<std::string>& argv) {
   if (spec.key_file && *spec.key_file == "-" && (!args.positional() || *args.positional() == "-")) {
     usage_error("--key and the token cannot both be stdin");
   }
-  const OpenedKeys keys = open_keys(spec);
+  const OpenedKeys keys = open_keys(spec, args.has("--jwt-svid"));
   if (spec.issuer_url) {
     // cli-contract: with --issuer-url the token's `iss` must equal URL too.
     const std::string expected = *spec.issuer_url;

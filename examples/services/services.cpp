@@ -437,8 +437,9 @@ Billing::Billing(const Trust& trust, std::string product_url, std::string client
 
 // ---- Product -----------------------------------------------------------------------
 
-Product::Product(const Trust& trust, std::shared_ptr<const tokenpass::ReplayStore> replay_store)
-    : Server(trust.tls) {
+Product::Product(const Trust& trust, std::shared_ptr<const tokenpass::ReplayStore> replay_store,
+                 const std::string& behind_proxy)
+    : Server(behind_proxy.empty() ? trust.tls : Tls{}) {
   // Both tokens are required: the user's (audience product) and billing's own.
   tokenpass::TokenResolverOptions ro;
   ro.require_user = true;
@@ -450,13 +451,24 @@ Product::Product(const Trust& trust, std::shared_ptr<const tokenpass::ReplayStor
   po.on_reject = [this](const httplib::Request&, const tokenpass::Error& e) {
     log("product: rejected: " + std::string(tokenpass::to_string(e.code)) + ": " + e.detail);
   };
+  if (!behind_proxy.empty()) {
+    tokenpass::ForwardedCertificateOptions fo;
+    fo.proxies = tokenpass::TrustedCallers({behind_proxy}, {});
+    fo.format = tokenpass::ForwardedFormat::escaped_pem;
+    fo.header = "X-SSL-Client-Cert";
+    po.forwarded = std::make_shared<const tokenpass::ForwardedCertificates>(fo);
+  }
   http_->Post("/reserve", tokenpass::protect(
                              resolver,
                              [this](const httplib::Request&, httplib::Response& res,
                                     const tokenpass::RequestContext& ctx) {
+                               const std::string via =
+                                   ctx.peer() && !ctx.peer()->uris.empty()
+                                       ? " (caller " + ctx.peer()->uris.front() + ")"
+                                       : "";
                                log("product: user token of " + *ctx.user()->claims().subject() +
                                    " and service token of " + *ctx.service()->claims().client_id() +
-                                   " both verified; reserving");
+                                   " both verified" + via + "; reserving");
                                const json body = {{"reserved", true},
                                                   {"for_user", *ctx.user()->claims().subject()},
                                                   {"requested_by", *ctx.service()->claims().client_id()}};

@@ -219,10 +219,15 @@ class Billing : public Server {
 // first (a Redis store is shared by the replicas). GET /stock takes one DPoP-bound
 // service token of the reports client (`Authorization: DPoP`, scope product:read,
 // RFC 9449), each proof once.
+// With `behind_proxy` (an address range, e.g. "127.0.0.2/32"), the service runs behind
+// a TLS-terminating proxy: plain HTTP, the caller's certificate taken from the proxy's
+// X-SSL-Client-Cert header (nginx's $ssl_client_escaped_cert) when the request comes
+// from that range, and refused (untrusted_forward) from anyone else.
 class Product : public Server {
  public:
   explicit Product(const Trust& trust,
-                   std::shared_ptr<const tokenpass::ReplayStore> replay_store = nullptr);
+                   std::shared_ptr<const tokenpass::ReplayStore> replay_store = nullptr,
+                   const std::string& behind_proxy = {});
 };
 
 }  // namespace shop

@@ -81,6 +81,10 @@ enum class errc {
   // An introspection endpoint (RFC 7662) says the token is not active, or answers without
   // a boolean `active`. 401.
   inactive,
+  // The token does not carry a role the route requires (roles mapped from its claims,
+  // RoleMapping). 403 with the Bearer challenge's `insufficient_scope` (RFC 6750 §3.1:
+  // the request needs higher privileges than the token gives).
+  insufficient_role,
   // The request carries no token at all (RFC 6750 §3.1: a challenge without an error
   // code). 401.
   no_token = 100,
@@ -110,10 +114,6 @@ enum class errc {
   // `X-Forwarded-Client-Cert`, or the one configured) but does not come from a trusted
   // proxy (forwarded.h). 403 without a Bearer challenge.
   untrusted_forward,
-  // The token does not carry a role the route requires (roles mapped from its claims,
-  // RoleMapping). 403 with the Bearer challenge's `insufficient_scope` (RFC 6750 §3.1:
-  // the request needs higher privileges than the token gives).
-  insufficient_role,
 };
 
 // to_string returns the CLI spelling of `code` ("bad_signature"), or "unknown".
