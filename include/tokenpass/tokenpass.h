@@ -7,6 +7,7 @@
 #include "tokenpass/dpop.h"       // IWYU pragma: export
 #include "tokenpass/client_credentials.h"  // IWYU pragma: export
 #include "tokenpass/error.h"      // IWYU pragma: export
+#include "tokenpass/forwarded.h"  // IWYU pragma: export
 #include "tokenpass/http.h"       // IWYU pragma: export
 #include "tokenpass/introspection.h" // IWYU pragma: export
 #include "tokenpass/issuer.h"     // IWYU pragma: export
@@ -15,6 +16,7 @@
 #include "tokenpass/key_source.h" // IWYU pragma: export
 #include "tokenpass/propagation.h" // IWYU pragma: export
 #include "tokenpass/replay.h"     // IWYU pragma: export
+#include "tokenpass/spiffe.h"     // IWYU pragma: export
 #include "tokenpass/token_endpoint.h" // IWYU pragma: export
 #include "tokenpass/verifier.h"   // IWYU pragma: export
 #include "tokenpass/version.h"    // IWYU pragma: export
