@@ -4,10 +4,13 @@
 // it again), the signature already decoded (and, for ECDSA, already in DER). HMAC: a
 // prepared EVP_MAC_CTX duplicated per call. EdDSA: the same copy (OpenSSL 3.0.22 copies
 // an initialised EdDSA context; where it cannot, the floor initialises per call).
-// Nothing else: no base64url, no JSON, no key selection, no claims.
+// Nothing else: no base64url, no JSON, no key selection, no claims. IssueFloor, below, is
+// the exception: the floor of making a whole token.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -17,6 +20,7 @@
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/rsa.h>
 
 #include "tokenpass/algorithm.h"
@@ -100,32 +104,57 @@ class Floor {
   bool once() const {
     const auto* in = reinterpret_cast<const unsigned char*>(input_.data());
     const std::size_t n = input_.size();
+    if (sign_) {
+      unsigned char sig[kMaxSignature];
+      std::size_t len = sizeof sig;
+      return sign(in, n, sig, &len);
+    }
     if (mac_ != nullptr) {
       EVP_MAC_CTX* c = EVP_MAC_CTX_dup(mac_);
       unsigned char out[EVP_MAX_MD_SIZE];
       std::size_t len = 0;
       const bool ok = EVP_MAC_update(c, in, n) == 1 && EVP_MAC_final(c, out, &len, sizeof out) == 1;
       EVP_MAC_CTX_free(c);
-      return ok && (sign_ || (len == sig_.size() && CRYPTO_memcmp(out, sig_.data(), len) == 0));
+      return ok && len == sig_.size() && CRYPTO_memcmp(out, sig_.data(), len) == 0;
     }
     EVP_MD_CTX* c = EVP_MD_CTX_new();
     if (copy_) {
       EVP_MD_CTX_copy_ex(c, prepared_);
-    } else if (sign_) {
-      EVP_DigestSignInit(c, nullptr, nullptr, nullptr, pkey_);
     } else {
       EVP_DigestVerifyInit(c, nullptr, nullptr, nullptr, pkey_);
     }
     EVP_MD_CTX_set_flags(c, EVP_MD_CTX_FLAG_FINALISE);
-    bool ok = false;
-    if (sign_) {
-      unsigned char sig[2048];
-      std::size_t len = sizeof sig;
-      ok = EVP_DigestSign(c, sig, &len, in, n) == 1;
-    } else {
-      ok = EVP_DigestVerify(c, reinterpret_cast<const unsigned char*>(sig_.data()), sig_.size(), in,
-                            n) == 1;
+    const bool ok = EVP_DigestVerify(c, reinterpret_cast<const unsigned char*>(sig_.data()),
+                                     sig_.size(), in, n) == 1;
+    EVP_MD_CTX_free(c);
+    return ok;
+  }
+
+  // Room for any signature `sign` writes (RSA up to 16384 bits).
+  static constexpr std::size_t kMaxSignature = 2048;
+  // max_signature_size: the most `sign` writes with this key (ECDSA: DER).
+  std::size_t max_signature_size() const {
+    return mac_ != nullptr ? EVP_MAX_MD_SIZE : static_cast<std::size_t>(EVP_PKEY_get_size(pkey_));
+  }
+
+  // sign: the signature operation of a sign floor over `in`, written to `sig` (`*len`
+  // bytes of room, at most kMaxSignature needed; set to the signature's length) as
+  // OpenSSL makes it: ECDSA in DER. True on success.
+  bool sign(const unsigned char* in, std::size_t n, unsigned char* sig, std::size_t* len) const {
+    if (mac_ != nullptr) {
+      EVP_MAC_CTX* c = EVP_MAC_CTX_dup(mac_);
+      const bool ok = EVP_MAC_update(c, in, n) == 1 && EVP_MAC_final(c, sig, len, *len) == 1;
+      EVP_MAC_CTX_free(c);
+      return ok;
     }
+    EVP_MD_CTX* c = EVP_MD_CTX_new();
+    if (copy_) {
+      EVP_MD_CTX_copy_ex(c, prepared_);
+    } else {
+      EVP_DigestSignInit(c, nullptr, nullptr, nullptr, pkey_);
+    }
+    EVP_MD_CTX_set_flags(c, EVP_MD_CTX_FLAG_FINALISE);
+    const bool ok = EVP_DigestSign(c, sig, len, in, n) == 1;
     EVP_MD_CTX_free(c);
     return ok;
   }
@@ -153,6 +182,122 @@ class Floor {
   EVP_MD_CTX* prepared_ = nullptr;
   EVP_MAC_CTX* mac_ = nullptr;
   bool copy_ = false;
+};
+
+// IssueFloor: the floor of issuing an access token (`Issuer::issue`): what a program on
+// raw OpenSSL must do to make the same token with the same key: 16 bytes from RAND_bytes
+// for the jti, the payload written with snprintf, base64url of header, payload and
+// signature (EVP_EncodeBlock, then the URL alphabet and no padding), and the signature
+// operation of the sign Floor above over these bytes, an ECDSA signature converted from
+// DER to R || S by hand; the token is built in one std::string, as tokenpass returns
+// one. Nothing else: no JSON escaping or UTF-8 checks, no claim types, no options.
+// `once` may be called from several threads at a time.
+class IssueFloor {
+ public:
+  // Claims: what the caller sets, and the issuer's iss and lifetime in seconds; the
+  // payload is {aud, client_id, scope, sub, iss, iat, exp, jti}.
+  struct Claims {
+    std::string aud, client_id, scope, sub, iss;
+    long long lifetime = 300;
+  };
+  // signer: a sign Floor for `alg` (not owned); header: the protected header's JSON text.
+  IssueFloor(const Floor& signer, tokenpass::Alg alg, std::string header, Claims claims)
+      : signer_(signer), header_(std::move(header)), claims_(std::move(claims)) {
+    using tokenpass::Alg;
+    ec_width_ = alg == Alg::ES384 ? 48 : alg == Alg::ES512 ? 66 : is_ecdsa(alg) ? 32 : 0;
+    if (once().empty()) throw std::runtime_error("issue floor: the operation failed");
+  }
+
+  // once: a fresh token; empty on failure.
+  std::string once() const {
+    unsigned char jti[16];
+    if (RAND_bytes(jti, sizeof jti) != 1) return {};
+    unsigned char jti_b64[32];  // 22 characters, EVP_EncodeBlock's padding and NUL
+    jti_b64[b64url_into(jti_b64, jti, sizeof jti)] = '\0';
+    const long long now = std::chrono::duration_cast<std::chrono::seconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+    char payload[1024];
+    const int n = std::snprintf(
+        payload, sizeof payload,
+        R"({"aud":"%s","client_id":"%s","scope":"%s","sub":"%s","iss":"%s","iat":%lld,)"
+        R"("exp":%lld,"jti":"%s"})",
+        claims_.aud.c_str(), claims_.client_id.c_str(), claims_.scope.c_str(), claims_.sub.c_str(),
+        claims_.iss.c_str(), now, now + claims_.lifetime, reinterpret_cast<const char*>(jti_b64));
+    if (n <= 0 || static_cast<std::size_t>(n) >= sizeof payload) return {};
+    // Room for every part with its padding and EVP_EncodeBlock's NUL: one allocation.
+    std::string out;
+    out.reserve(encoded(header_.size()) + encoded(static_cast<std::size_t>(n)) +
+                encoded(signer_.max_signature_size()) + 2);
+    append_b64url(out, reinterpret_cast<const unsigned char*>(header_.data()), header_.size());
+    out += '.';
+    append_b64url(out, reinterpret_cast<const unsigned char*>(payload),
+                  static_cast<std::size_t>(n));
+    unsigned char sig[Floor::kMaxSignature];
+    std::size_t len = sizeof sig;
+    if (!signer_.sign(reinterpret_cast<const unsigned char*>(out.data()), out.size(), sig, &len)) {
+      return {};
+    }
+    unsigned char raw[2 * 66];
+    const unsigned char* s = sig;
+    if (ec_width_ != 0) {
+      if (!der_to_raw(sig, len, raw)) return {};
+      s = raw;
+      len = 2 * ec_width_;
+    }
+    out += '.';
+    append_b64url(out, s, len);
+    return out;
+  }
+
+ private:
+  // encoded: room for EVP_EncodeBlock's output of `n` bytes, its padding and NUL.
+  static constexpr std::size_t encoded(std::size_t n) { return (n + 2) / 3 * 4 + 1; }
+
+  // b64url_into: base64url of `p` at `dst` (EVP_EncodeBlock's base64, made URL-safe in
+  // place, padding dropped); returns its length.
+  static std::size_t b64url_into(unsigned char* dst, const unsigned char* p, std::size_t n) {
+    std::size_t len = static_cast<std::size_t>(EVP_EncodeBlock(dst, p, static_cast<int>(n)));
+    while (len > 0 && dst[len - 1] == '=') --len;
+    for (std::size_t i = 0; i < len; ++i) {
+      if (dst[i] == '+') dst[i] = '-';
+      if (dst[i] == '/') dst[i] = '_';
+    }
+    return len;
+  }
+
+  static void append_b64url(std::string& out, const unsigned char* p, std::size_t n) {
+    const std::size_t at = out.size();
+    out.resize(at + encoded(n));
+    out.resize(at + b64url_into(reinterpret_cast<unsigned char*>(&out[at]), p, n));
+  }
+
+  // der_to_raw: OpenSSL's DER ECDSA signature as R || S, each left-padded to the width.
+  bool der_to_raw(const unsigned char* der, std::size_t len, unsigned char* out) const {
+    std::size_t i = 2;
+    if (len < 2 || der[0] != 0x30) return false;
+    if (der[1] == 0x81) ++i;
+    for (int part = 0; part < 2; ++part) {
+      if (i + 2 > len || der[i] != 0x02) return false;
+      std::size_t n = der[i + 1];
+      const unsigned char* v = der + i + 2;
+      i += 2 + n;
+      if (i > len) return false;
+      while (n > ec_width_ && *v == 0) {
+        ++v;
+        --n;
+      }
+      if (n > ec_width_) return false;
+      std::memset(out + part * ec_width_, 0, ec_width_ - n);
+      std::memcpy(out + part * ec_width_ + ec_width_ - n, v, n);
+    }
+    return true;
+  }
+
+  const Floor& signer_;
+  std::string header_;
+  Claims claims_;
+  std::size_t ec_width_ = 0;
 };
 
 // b64url_decode: the bytes of unpadded base64url text (the benchmarks' own decoder, so

@@ -8,8 +8,11 @@
 // exactly from run to run.
 //   tokenpass_instructions MODE ALG [N]
 //     MODE: floor-verify, verify, verify-cached, verify-jws, floor-sign, sign,
+//           floor-issue, issue (Issuer::issue of an access token's claims; floor:
+//           IssueFloor; the jti is random, its length fixed),
 //           print-token (prints a fresh token for the constants below)
 //     ALG:  HS256, RS256, PS256, ES256, EdDSA
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -166,6 +169,9 @@ int main(int argc, char** argv) {
   bool (*op)(void*) = nullptr;
   void* arg = nullptr;
   std::unique_ptr<tokenpass_bench::Floor> floor;
+  std::unique_ptr<tokenpass_bench::IssueFloor> issue_floor;
+  std::unique_ptr<tokenpass::Issuer> issuer;
+  tokenpass::ClaimsBuilder claims;
   std::unique_ptr<tokenpass::Verifier> verifier;
   const std::string payload = claims_json();
   struct SignArg {
@@ -177,6 +183,10 @@ int main(int argc, char** argv) {
     const std::string* token;
     const tokenpass::Key* key;
   } verify_arg{nullptr, &s.token, &s.verify_key};
+  struct IssueArg {
+    const tokenpass::Issuer* issuer;
+    const tokenpass::ClaimsBuilder* claims;
+  } issue_arg{nullptr, &claims};
 
   if (mode == "floor-verify" || mode == "floor-sign") {
     const bool sign = mode == "floor-sign";
@@ -185,6 +195,33 @@ int main(int argc, char** argv) {
                                                      signature);
     op = [](void* a) { return static_cast<tokenpass_bench::Floor*>(a)->once(); };
     arg = floor.get();
+  } else if (mode == "floor-issue") {
+    floor = std::make_unique<tokenpass_bench::Floor>(*alg, pkey, std::string(kSecret), true,
+                                                     signing_input, signature);
+    const std::string header = R"({"alg":")" + std::string(tokenpass::to_string(*alg)) +
+                               R"(","kid":")" + s.key.kid() + R"(","typ":"at+jwt"})";
+    issue_floor = std::make_unique<tokenpass_bench::IssueFloor>(
+        *floor, *alg, header,
+        tokenpass_bench::IssueFloor::Claims{"orders-api", "web-frontend",
+                                            "orders:read orders:write", "user-4711",
+                                            "https://auth.example.com", 300});
+    op = [](void* a) { return !static_cast<tokenpass_bench::IssueFloor*>(a)->once().empty(); };
+    arg = issue_floor.get();
+  } else if (mode == "issue") {
+    tokenpass::IssuerOptions io;
+    io.typ = "at+jwt";
+    issuer = std::make_unique<tokenpass::Issuer>(s.key, "https://auth.example.com",
+                                                 std::chrono::minutes(5), io);
+    claims.subject("user-4711")
+        .audience("orders-api")
+        .client_id("web-frontend")
+        .scopes({"orders:read", "orders:write"});
+    issue_arg.issuer = issuer.get();
+    op = [](void* a) {
+      auto* v = static_cast<IssueArg*>(a);
+      return static_cast<bool>(v->issuer->issue(*v->claims));
+    };
+    arg = &issue_arg;
   } else if (mode == "verify" || mode == "verify-cached") {
     tokenpass::Policy p = policy();
     if (mode == "verify-cached") {

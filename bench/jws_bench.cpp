@@ -5,6 +5,11 @@
 //   verify-cached   Verifier::verify of a token seen before (Policy::cache); floor: the
 //                   HS256 signature check (the issue's bar: a hit beats any signature)
 //   sign            sign_jws; floor: the signature operation alone
+//   issue           (only with --ops) Issuer::issue of an access token's claims (sub,
+//                   aud, client_id, scope, built once by the caller; the Issuer adds iss,
+//                   iat, exp and a random jti; typ at+jwt); floor: the same token made on
+//                   raw OpenSSL (IssueFloor: RAND_bytes, snprintf, base64url, the
+//                   signature operation)
 //   verify-miss     (only with --ops) Verifier::verify with Policy::cache on, of tokens
 //                   it has not kept (256 tokens through a 64-entry cache): a first
 //                   sight that also pays for the cache; floor: the signature check
@@ -18,7 +23,7 @@
 // Besides the table, one line per measurement, for scripts:
 //   bench: OP ALG THREADS tokenpass=OPS/s floor=OPS/s ratio=R
 //
-//   tokenpass_bench [--algs=HS256,RS256] [--ops=verify,sign] [--threads=1,2]
+//   tokenpass_bench [--algs=HS256,RS256] [--ops=verify,sign,issue] [--threads=1,2]
 //                   [--rounds=31] [--time=0.05]
 //   tokenpass_bench --gbench [Google Benchmark flags]   per-call latency, one thread
 #include <benchmark/benchmark.h>
@@ -45,6 +50,7 @@ namespace {
 
 using tokenpass::Alg;
 using tokenpass_bench::Floor;
+using tokenpass_bench::IssueFloor;
 
 std::string claims_json(int n = 0) {
   return R"({"iss":"https://auth.example.com","sub":"user-4711","aud":"orders-api",)"
@@ -70,6 +76,10 @@ struct Fixture {
   std::unique_ptr<Floor> sign_floor;
   EVP_PKEY* pkey = nullptr;
   EVP_PKEY* pub = nullptr;
+  // For issue, made on first use (prepare_issue).
+  std::unique_ptr<tokenpass::Issuer> issuer{};
+  tokenpass::ClaimsBuilder issue_claims{};
+  std::unique_ptr<IssueFloor> issue_floor{};
 };
 
 // Keys are made once per type: RS* and PS* share an RSA key, as a real issuer might.
@@ -133,6 +143,33 @@ Fixture& fixture(Alg alg) {
   f->sign_floor = std::make_unique<Floor>(alg, f->pkey, secret, true, input, sig);
   slot = std::move(f);
   return *slot;
+}
+
+// prepare_issue: an Issuer as a token service has one (typ at+jwt, 5 minutes, a random
+// jti) and the claims the caller sets for a token; the floor makes the same token, with
+// the same header, claims and key. Both must make tokens of the same size that the
+// Verifier accepts.
+void prepare_issue(Fixture& f) {
+  if (f.issuer) return;
+  tokenpass::IssuerOptions io;
+  io.typ = "at+jwt";
+  f.issuer = std::make_unique<tokenpass::Issuer>(f.key, "https://auth.example.com",
+                                                 std::chrono::minutes(5), io);
+  f.issue_claims.subject("user-4711")
+      .audience("orders-api")
+      .client_id("web-frontend")
+      .scopes({"orders:read", "orders:write"});
+  const std::string header = R"({"alg":")" + std::string(tokenpass::to_string(f.alg)) +
+                             R"(","kid":")" + f.key.kid() + R"(","typ":"at+jwt"})";
+  f.issue_floor = std::make_unique<IssueFloor>(
+      *f.sign_floor, f.alg, header,
+      IssueFloor::Claims{"orders-api", "web-frontend", "orders:read orders:write", "user-4711",
+                         "https://auth.example.com", 300});
+  const std::string ours = f.issuer->issue(f.issue_claims).value();
+  const std::string floor = f.issue_floor->once();
+  if (ours.size() != floor.size() || !f.verifier->verify(ours) || !f.verifier->verify(floor)) {
+    throw std::runtime_error("bench: the issued tokens differ in size or do not verify");
+  }
 }
 
 // JwksClient: an HttpClient that answers every request with one JWK set.
@@ -312,6 +349,17 @@ void BM_sign(benchmark::State& st, Alg alg) {
   for (auto _ : st) benchmark::DoNotOptimize(tokenpass::sign_jws(f.key, payload));
 }
 
+void BM_floor_issue(benchmark::State& st, Alg alg) {
+  Fixture& f = fixture(alg);
+  prepare_issue(f);
+  for (auto _ : st) benchmark::DoNotOptimize(f.issue_floor->once());
+}
+void BM_issue(benchmark::State& st, Alg alg) {
+  Fixture& f = fixture(alg);
+  prepare_issue(f);
+  for (auto _ : st) benchmark::DoNotOptimize(f.issuer->issue(f.issue_claims));
+}
+
 int gbench(int argc, char** argv, const std::vector<Alg>& algs) {
   for (const Alg alg : algs) {
     const std::string a(tokenpass::to_string(alg));
@@ -321,6 +369,8 @@ int gbench(int argc, char** argv, const std::vector<Alg>& algs) {
     benchmark::RegisterBenchmark(("verify_jws/" + a).c_str(), BM_verify_jws, alg);
     benchmark::RegisterBenchmark(("floor_sign/" + a).c_str(), BM_floor_sign, alg);
     benchmark::RegisterBenchmark(("sign/" + a).c_str(), BM_sign, alg);
+    benchmark::RegisterBenchmark(("floor_issue/" + a).c_str(), BM_floor_issue, alg);
+    benchmark::RegisterBenchmark(("issue/" + a).c_str(), BM_issue, alg);
   }
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();
@@ -424,6 +474,10 @@ int main(int argc, char** argv) {
             return static_cast<bool>(tokenpass::sign_jws(f.key, payload));
           };
           floor = [&f](int) { return f.sign_floor->once(); };
+        } else if (op == "issue") {
+          prepare_issue(f);
+          tp = [&f](int) { return static_cast<bool>(f.issuer->issue(f.issue_claims)); };
+          floor = [&f](int) { return !f.issue_floor->once().empty(); };
         } else {
           std::fprintf(stderr, "unknown op %s\n", op.c_str());
           return 2;

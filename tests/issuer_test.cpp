@@ -138,3 +138,244 @@ print("ok")
   CHECK(tp_test::run_python(script, {jwk.dump(), tampered, std::string(tokenpass::to_string(alg))})
             .find("ok") == std::string::npos);
 }
+
+// ---- what the issuing path writes (issue 19) -----------------------------------------
+
+namespace {
+
+// payload_of: the token's claims, parsed by the strict parser (duplicate names refused).
+json payload_of(const std::string& token) {
+  const auto d = tokenpass::decode_unverified(token).value();
+  REQUIRE(d.payload_json());
+  return *d.payload_json();
+}
+
+tokenpass::IssuerOptions at(std::chrono::system_clock::time_point now) {
+  tokenpass::IssuerOptions io;
+  io.clock = [now] { return now; };
+  return io;
+}
+
+}  // namespace
+
+TEST_CASE("issue writes the caller's claims as they are, with iss, iat, exp, nbf, aud and jti",
+          "[issuer]") {
+  tokenpass::IssuerOptions io = at(kT0);
+  io.audience = {"a", "b"};
+  io.not_before = true;
+  const tokenpass::Issuer issuer(tp_test::key_for(Alg::ES256), "https://auth.example.com", 60s, io);
+  tokenpass::ClaimsBuilder c;
+  c.subject("user \"1\"\n\\ é 😀")
+      .client_id("web")
+      .scopes({"a", "b"})
+      .claim("nested", json{{"z", {1, 2.5, -3, nullptr, true}}, {"a", json::object()}})
+      .claim("big", std::uint64_t{18446744073709551615u})
+      .claim("float", 0.1)
+      .claim("empty", json::array())
+      .claim("ctl", std::string("\x01\x1f\x7f", 3));
+  const auto token = issuer.issue(c);
+  REQUIRE(token);
+  json expected = c.json();
+  expected["iss"] = "https://auth.example.com";
+  expected["iat"] = 1900000000;
+  expected["exp"] = 1900000060;
+  expected["nbf"] = 1900000000;
+  expected["aud"] = json::array({"a", "b"});
+  const json got = payload_of(*token);
+  REQUIRE(got.contains("jti"));
+  CHECK(got["jti"].get<std::string>().size() == 22);
+  expected["jti"] = got["jti"];
+  CHECK(got == expected);
+}
+
+TEST_CASE("issue of empty claims writes only what the issuer adds", "[issuer]") {
+  const tokenpass::Issuer issuer(tp_test::key_for(Alg::HS256), "i", 60s, at(kT0));
+  const auto token = issuer.issue(tokenpass::ClaimsBuilder()).value();
+  const json got = payload_of(token);
+  CHECK(got.size() == 4);
+  CHECK(got["iss"] == "i");
+  CHECK(got["iat"] == 1900000000);
+  CHECK(got["exp"] == 1900000060);
+  CHECK(got["jti"].is_string());
+  tokenpass::IssuerOptions no_jti = at(kT0);
+  no_jti.generate_jti = false;
+  const auto bare =
+      tokenpass::Issuer(tp_test::key_for(Alg::HS256), "i", 60s, no_jti).issue({}).value();
+  CHECK(payload_of(bare) == json{{"iss", "i"}, {"iat", 1900000000}, {"exp", 1900000060}});
+}
+
+TEST_CASE("issue replaces the caller's iss, also one of another type", "[issuer]") {
+  const tokenpass::Issuer issuer(tp_test::key_for(Alg::HS256), "https://auth.example.com", 60s,
+                                 at(kT0));
+  for (const json& iss : {json("https://someone-else"), json(5), json::array({"x"})}) {
+    INFO(iss.dump());
+    const auto token = issuer.issue(tokenpass::ClaimsBuilder().claim("iss", iss).subject("u"));
+    REQUIRE(token);
+    const std::string text = tp_test::unb64(tp_test::split(*token).payload);
+    CHECK(text.find("someone-else") == std::string::npos);
+    const json got = payload_of(*token);
+    CHECK(got["iss"] == "https://auth.example.com");
+    CHECK(got["sub"] == "u");
+  }
+}
+
+TEST_CASE("issue keeps the caller's iat, exp, nbf, aud and jti", "[issuer]") {
+  tokenpass::IssuerOptions io = at(kT0);
+  io.audience = {"default-aud"};
+  io.not_before = true;
+  const tokenpass::Issuer issuer(tp_test::key_for(Alg::HS256), "i", 60s, io);
+  tokenpass::ClaimsBuilder c;
+  c.issued_at(kT0 - 10s)
+      .expires_at(kT0 + 10s)
+      .not_before(kT0 - 5s)
+      .audience(std::vector<std::string>{"x", "y"})
+      .jwt_id("fixed");
+  const auto token = issuer.issue(c).value();
+  const json got = payload_of(token);  // no name twice
+  CHECK(got.size() == 6);
+  CHECK(got["iat"] == 1899999990);
+  CHECK(got["exp"] == 1900000010);
+  CHECK(got["nbf"] == 1899999995);
+  CHECK(got["aud"] == json::array({"x", "y"}));
+  CHECK(got["jti"] == "fixed");
+  // Fractional dates set as claims stay as they are.
+  const auto fractional = issuer.issue(tokenpass::ClaimsBuilder().claim("exp", 1900000010.5));
+  CHECK(payload_of(fractional.value())["exp"] == 1900000010.5);
+}
+
+TEST_CASE("issue refuses claims that are not UTF-8 as malformed", "[issuer]") {
+  const tokenpass::Issuer issuer(tp_test::key_for(Alg::HS256), "i", 60s);
+  for (const auto& c : {tokenpass::ClaimsBuilder().claim("name", std::string("caf\xe9")),
+                        tokenpass::ClaimsBuilder().claim(std::string("n\xff"), 1),
+                        tokenpass::ClaimsBuilder().claim("deep", json{{"a", {"\xc3"}}}),
+                        tokenpass::ClaimsBuilder().subject("\xed\xa0\x80")}) {  // a surrogate
+    const auto r = issuer.issue(c);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == errc::malformed);
+    CHECK(r.error().detail == "claim values must be valid UTF-8");
+  }
+  // The issuer's own iss and default audience are written as claims too.
+  CHECK_NOTHROW(tokenpass::Issuer(tp_test::key_for(Alg::HS256), "caf\xe9", 60s));
+  CHECK(tokenpass::Issuer(tp_test::key_for(Alg::HS256), "caf\xe9", 60s).issue({}).error().code ==
+        errc::malformed);
+  tokenpass::IssuerOptions io;
+  io.audience = {"ok", "caf\xe9"};
+  const tokenpass::Issuer bad_aud(tp_test::key_for(Alg::HS256), "i", 60s, io);
+  CHECK(bad_aud.issue({}).error().code == errc::malformed);
+  CHECK(bad_aud.issue(tokenpass::ClaimsBuilder().audience("own")));  // the default is not used
+}
+
+TEST_CASE("issue refuses ill-typed registered claims, naming the first in table order",
+          "[issuer]") {
+  const tokenpass::Issuer issuer(tp_test::key_for(Alg::HS256), "i", 60s);
+  const auto detail = [&](const tokenpass::ClaimsBuilder& c) {
+    const auto r = issuer.issue(c);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == errc::malformed);
+    return r.error().detail;
+  };
+  CHECK(detail(tokenpass::ClaimsBuilder().claim("aud", 5)) ==
+        "\"aud\" is not a string or an array of strings");
+  CHECK(detail(tokenpass::ClaimsBuilder().claim("jti", 5)) == "\"jti\" is not a string");
+  CHECK(detail(tokenpass::ClaimsBuilder().claim("iat", -1)) == "\"iat\" is not a NumericDate");
+  CHECK(detail(tokenpass::ClaimsBuilder().claim("scope", 5).claim("sub", 5)) ==
+        "\"sub\" is not a string");
+  // A clock before 1970 makes dates that are not NumericDates, checked in the same order.
+  const auto before_1970 = at(std::chrono::system_clock::time_point(-100s));
+  const tokenpass::Issuer early(tp_test::key_for(Alg::HS256), "i", 60s, before_1970);
+  CHECK(early.issue({}).error().detail == "\"exp\" is not a NumericDate");
+  CHECK(early.issue(tokenpass::ClaimsBuilder().claim("sub", 5)).error().detail ==
+        "\"sub\" is not a string");
+  CHECK(early.issue(tokenpass::ClaimsBuilder().claim("scope", 5)).error().detail ==
+        "\"exp\" is not a NumericDate");
+  CHECK(early.issue(tokenpass::ClaimsBuilder().expires_at(kT0).claim("scope", 5)).error().detail ==
+        "\"iat\" is not a NumericDate");
+}
+
+TEST_CASE("issue writes the header sign_jws writes: alg, kid, typ", "[issuer]") {
+  const tokenpass::Key& key = tp_test::key_for(Alg::ES256);
+  REQUIRE(key.kid() == "test-ES256");
+  tokenpass::IssuerOptions io;
+  io.typ = "at+jwt";
+  const auto token = tokenpass::Issuer(key, "i", 60s, io).issue({}).value();
+  CHECK(tp_test::unb64(tp_test::split(token).header) ==
+        R"({"alg":"ES256","kid":"test-ES256","typ":"at+jwt"})");
+  tokenpass::JwsSignOptions so;
+  so.typ = "at+jwt";
+  CHECK(tp_test::split(token).header ==
+        tp_test::split(tokenpass::sign_jws(key, "{}", so).value()).header);
+
+  // No kid: none written. An empty typ is written as it is.
+  const auto secret = tokenpass::Key::from_secret(std::string(48, 'k'), Alg::HS384).value();
+  io.typ = "";
+  CHECK(tp_test::unb64(
+            tp_test::split(tokenpass::Issuer(secret, "i", 60s, io).issue({}).value()).header) ==
+        R"({"alg":"HS384","typ":""})");
+  // Names that need escaping, and options.alg over the key's default.
+  tokenpass::IssuerOptions rs;
+  rs.alg = Alg::PS384;
+  rs.typ = "a\"b";
+  const tokenpass::Key rsa = tp_test::without_alg(tp_test::key_for(Alg::RS256)).with_kid("k/\\1");
+  const auto ps = tokenpass::Issuer(rsa, "i", 60s, rs).issue({}).value();
+  CHECK(tp_test::unb64(tp_test::split(ps).header) ==
+        R"({"alg":"PS384","kid":"k/\\1","typ":"a\"b"})");
+}
+
+TEST_CASE("issue refuses a kid or typ that is not UTF-8 as malformed, after the claims",
+          "[issuer]") {
+  tokenpass::IssuerOptions io;
+  io.typ = "caf\xe9";
+  const tokenpass::Issuer issuer(tp_test::key_for(Alg::HS256), "i", 60s, io);  // does not throw
+  auto r = issuer.issue({});
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == errc::malformed);
+  CHECK(r.error().detail == "header values must be valid UTF-8");
+  CHECK(issuer.issue(tokenpass::ClaimsBuilder().claim("sub", 5)).error().detail ==
+        "\"sub\" is not a string");
+  CHECK(issuer.issue(tokenpass::ClaimsBuilder().claim("x", "\xff")).error().detail ==
+        "claim values must be valid UTF-8");
+  const tokenpass::Issuer bad_kid(tp_test::key_for(Alg::ES256).with_kid("\xff"), "i", 60s);
+  CHECK(bad_kid.issue({}).error().code == errc::malformed);
+}
+
+TEST_CASE("issue writes claims larger than its stack buffer", "[issuer]") {
+  const tokenpass::Key& key = tp_test::key_for(Alg::EdDSA);
+  const tokenpass::Issuer issuer(key, "https://auth.example.com", 5min, at(kT0));
+  for (const std::size_t n : {1000, 1100, 5000, 20000}) {
+    INFO(n);
+    tokenpass::ClaimsBuilder c;
+    c.subject("u").claim("big", std::string(n, 'x')).claim("more", std::vector<int>(n / 100, 7));
+    const auto token = issuer.issue(c).value();
+    const json got = payload_of(token);
+    CHECK(got["big"] == c.json()["big"]);
+    CHECK(got["more"] == c.json()["more"]);
+    CHECK(got["iss"] == "https://auth.example.com");
+    CHECK(tokenpass::verify_jws(token, key.public_key().value()));
+  }
+}
+
+TEST_CASE("issued tokens of every algorithm verify, and alg and kid come from the key",
+          "[issuer]") {
+  const Alg alg = GENERATE(from_range(tokenpass::all_algs()));
+  INFO(tokenpass::to_string(alg));
+  const tokenpass::Key& key = tp_test::key_for(alg);
+  tokenpass::IssuerOptions io = at(kT0);
+  io.typ = "at+jwt";
+  const tokenpass::Issuer issuer(key, "https://auth.example.com", 5min, io);
+  tokenpass::ClaimsBuilder c;
+  c.subject("user-4711").audience("orders-api").client_id("web").scopes({"orders:read"});
+  const auto token = issuer.issue(c);
+  REQUIRE(token);
+  tokenpass::Policy p = policy_at(kT0 + 1s);
+  p.required_scopes = {"orders:read"};
+  p.typ = "at+jwt";
+  const tokenpass::Verifier v(tokenpass::KeySet({tp_test::public_of(key)}), p);
+  const auto r = v.verify(*token);
+  REQUIRE(r);
+  CHECK(r->alg() == alg);
+  CHECK(r->kid() == key.kid());
+  CHECK(r->header() ==
+        json{{"alg", tokenpass::to_string(alg)}, {"kid", key.kid()}, {"typ", "at+jwt"}});
+  CHECK(r->claims().subject() == "user-4711");
+  CHECK(r->claims().client_id() == "web");
+}

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "tokenpass/algorithm.h"
 #include "tokenpass/claims.h"
 #include "tokenpass/error.h"
 #include "tokenpass/export.h"
@@ -42,8 +43,8 @@ class TOKENPASS_EXPORT Issuer {
   // issuer's), `iat` (now), `exp` (iat + lifetime), `aud`, `jti`, `nbf` per the
   // options. The header carries alg, typ and the key's kid. Errors: malformed when a
   // claim set by the caller has the wrong type (bad_claim rules of Claims) or a string
-  // that is not UTF-8; internal_error when signing fails for a reason of ours (memory,
-  // OpenSSL). Thread-safe.
+  // that is not UTF-8 (also this issuer's own iss, audience, kid or typ); internal_error
+  // when signing fails for a reason of ours (memory, OpenSSL). Thread-safe.
   Result<std::string> issue(const ClaimsBuilder& claims) const;
 
   const Key& key() const noexcept { return key_; }
@@ -55,6 +56,14 @@ class TOKENPASS_EXPORT Issuer {
   std::string issuer_;
   std::chrono::seconds lifetime_;
   IssuerOptions options_;
+  // Made by the constructor, the same for every token: the algorithm, the header in
+  // base64url followed by '.', the JSON text of `iss` and of the default `aud` (nullopt
+  // when not UTF-8), and the error a token's header gives, if any.
+  Alg alg_;
+  std::string header_b64_;
+  std::optional<std::string> iss_json_;
+  std::optional<std::string> aud_json_;
+  std::optional<Error> header_error_;
 };
 
 }  // namespace tokenpass
