@@ -4,7 +4,7 @@
 //                                       (client id/secret: billing/billing-secret)
 //   shop_service product ISSUER_URL [PORT] [--replay-store redis://HOST:PORT]
 //                                       [--behind-proxy RANGE]
-//   any of them [--tls DIR]
+//   any of them [--tls DIR] [--jwks-max-ttl SECONDS]
 // Prints "listening URL" and serves until SIGINT or SIGTERM. With --replay-store, every
 // product replica given the same Redis accepts each service token once; billing then
 // needs --fresh-service-tokens (a new token for every call). With --tls DIR, the service
@@ -14,6 +14,10 @@
 // With --behind-proxy RANGE (product), it serves plain HTTP behind a TLS-terminating
 // proxy that connects from RANGE and forwards the client certificate (nginx's
 // $ssl_client_escaped_cert in X-SSL-Client-Cert); its own calls still use --tls.
+// With --jwks-max-ttl, the token service's keys count as fresh for at most that long
+// (scripts/load.sh: refreshed every few seconds, served stale while it is down).
+// Every service serves its counters at GET /metrics (Prometheus text format).
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <stdexcept>
@@ -34,6 +38,7 @@ int main(int argc_in, char** argv_in) {
   std::string replay_store;
   std::string tls_dir;
   std::string behind_proxy;
+  std::chrono::seconds jwks_max_ttl{0};
   for (int i = 0; i < argc_in; ++i) {
     const std::string a = argv_in[i];
     if (a == "--fresh-service-tokens") {
@@ -44,6 +49,8 @@ int main(int argc_in, char** argv_in) {
       behind_proxy = argv_in[++i];
     } else if (a == "--replay-store" && i + 1 < argc_in) {
       replay_store = argv_in[++i];
+    } else if (a == "--jwks-max-ttl" && i + 1 < argc_in) {
+      jwks_max_ttl = std::chrono::seconds(std::stoi(argv_in[++i]));
     } else {
       positional.push_back(argv_in[i]);
     }
@@ -58,7 +65,7 @@ int main(int argc_in, char** argv_in) {
                  "       shop_service billing ISSUER PRODUCT_URL [PORT]\n"
                  "       shop_service product ISSUER [PORT]\n"
                  "  options: --tls DIR, --fresh-service-tokens (billing), --replay-store URL and\n"
-                 "           --behind-proxy RANGE (product)\n");
+                 "           --behind-proxy RANGE (product), --jwks-max-ttl SECONDS\n");
     return 2;
   }
   const int port = argc > needed ? std::stoi(argv[needed]) : 0;
@@ -71,7 +78,7 @@ int main(int argc_in, char** argv_in) {
   std::unique_ptr<shop::Server> server;
   try {
     const shop::Trust trust =
-        shop::Trust::connect(argv[2], tls_dir.empty() ? shop::Tls{} : shop::Tls::in(tls_dir, role));
+        shop::Trust::connect(argv[2], tls_dir.empty() ? shop::Tls{} : shop::Tls::in(tls_dir, role), jwks_max_ttl);
     if (role == "gateway") server = std::make_unique<shop::Gateway>(trust, argv[3]);
     if (role == "billing") {
       server = std::make_unique<shop::Billing>(trust, argv[3], "billing", "billing-secret", fresh);

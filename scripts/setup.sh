@@ -12,6 +12,7 @@ TOKENPASS_PACKAGES=(
   python3-authlib python3-requests     # a real OAuth client against the token endpoint
   curl openssl                         # the demo (openssl: its throwaway CA)
   nginx haproxy                        # TLS-terminating proxies in front of services (tests, demo)
+  prometheus wrk                       # promtool checks /metrics; wrk drives the load runs
 )
 # Installed only by scripts/fuzz.sh (passed to tokenpass_setup): clang and libFuzzer.
 TOKENPASS_FUZZ_PACKAGES=(clang libclang-rt-14-dev)

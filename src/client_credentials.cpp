@@ -205,8 +205,22 @@ class TokenClient {
 
   // get: the cached token for `key`, or a fresh one from `params` (single flight).
   // `not_after` caps the cached lifetime (an exchanged token never outlives its subject).
-  Result<AccessToken> get(const std::string& key, const HttpHeaders& params,
+  Result<AccessToken> get(const std::string& key, const HttpHeaders& params, std::string_view audience,
                           std::optional<TimePoint> not_after = std::nullopt) {
+    if (!opt_.observer) return get_unobserved(key, params, not_after, nullptr);
+    bool cached = false;
+    Result<AccessToken> got = get_unobserved(key, params, not_after, &cached);
+    ClientTokenEvent event;
+    event.client = opt_.client_id;
+    event.audience = audience;
+    event.outcome = !got ? ClientTokenOutcome::failure : cached ? ClientTokenOutcome::cache_hit : ClientTokenOutcome::success;
+    if (got) event.expires_at = got->expires_at;
+    opt_.observer->client_token(event);
+    return got;
+  }
+
+  Result<AccessToken> get_unobserved(const std::string& key, const HttpHeaders& params,
+                                     std::optional<TimePoint> not_after, bool* cached) {
     if (opt_.fresh_each_call) {
       // A new token for each call: nothing cached, no single flight.
       Result<AccessToken> got = request(params);
@@ -222,6 +236,7 @@ class TokenClient {
       const bool valid = e.token && t < e.usable_until;
       if (valid && (t < e.refresh_at || e.in_flight || t < e.next_retry)) {
         ++stats_.cache_hits;
+        if (cached != nullptr) *cached = true;
         return *e.token;
       }
       if (!valid && e.in_flight) {
@@ -275,6 +290,7 @@ class TokenClient {
       // The request failed: a still-valid cached token keeps being served.
       if (done.token && after < done.usable_until) {
         ++stats_.cache_hits;
+        if (cached != nullptr) *cached = true;
         return *done.token;
       }
       return got;
@@ -492,7 +508,7 @@ Result<AccessToken> ClientCredentials::token(std::string_view audience,
       params.emplace_back(client_->options().resource_parameter ? "resource" : "audience",
                           std::string(audience));
     }
-    return client_->get(std::string(audience) + "\n" + scope, params);
+    return client_->get(std::string(audience) + "\n" + scope, params, audience);
   } catch (const std::exception&) {
     return make_error(errc::internal_error, "token request failed");
   }
@@ -531,7 +547,7 @@ Result<AccessToken> TokenExchange::exchange(const VerifiedToken& subject, std::s
     // The cache key holds a digest of the subject token, not the token itself.
     const std::string key = internal::b64url_encode(internal::sha256(subject.compact())) + "\n" +
                             std::string(audience) + "\n" + scope;
-    return client_->get(key, params, subject_exp);
+    return client_->get(key, params, audience, subject_exp);
   } catch (const std::exception&) {
     return make_error(errc::internal_error, "token exchange failed");
   }

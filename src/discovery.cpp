@@ -84,6 +84,7 @@ Result<std::shared_ptr<RemoteJwks>> discover(std::string_view issuer, RemoteJwks
     return make_error(errc::malformed, "metadata has no \"jwks_uri\"");
   }
   options.url = jwks->get<std::string>();
+  if (options.metrics_issuer.empty()) options.metrics_issuer = std::string(issuer);
   std::string why;
   if (!internal::scheme_allowed(options.url, options.allow_http, &why)) {
     return make_error(errc::invalid_request, "jwks_uri: " + why);

@@ -44,6 +44,7 @@ struct RemoteJwks::State {
   bool fetching = false;
   bool in_send = false;  // the worker waits for the peer (HttpClient::send)
   std::uint64_t generation = 0;  // completed fetch attempts
+  TimePoint policy_confirmed{};  // when the held set was last fetched or confirmed (304)
   RemoteJwksStats stats;
   bool stop = false;
   mutable std::condition_variable worker_cv;
@@ -86,6 +87,16 @@ struct RemoteJwks::State {
     }
   }
 
+  // observe: the fetch's outcome and the set held, for the observer (no lock held).
+  void observe(RemoteJwksEvent::Kind kind, std::size_t held, TimePoint confirmed) const {
+    if (!opt.observer) return;
+    const FetchOutcome outcome = kind == RemoteJwksEvent::Kind::fetched        ? FetchOutcome::success
+                                 : kind == RemoteJwksEvent::Kind::not_modified ? FetchOutcome::not_modified
+                                                                               : FetchOutcome::failure;
+    opt.observer->jwks_fetch(opt.metrics_issuer, outcome);
+    if (held != 0) opt.observer->jwks_keys(opt.metrics_issuer, held, confirmed);
+  }
+
   void run() {
     std::unique_lock<std::mutex> lock(mu);
     for (;;) {
@@ -97,6 +108,8 @@ struct RemoteJwks::State {
       lock.unlock();
       const RemoteJwksEvent event = fetch(etag_now);
       lock.lock();
+      const std::size_t held = keys ? keys->size() : 0;
+      const TimePoint confirmed = policy_confirmed;
       if (stop) return;
       fetching = false;
       ++generation;
@@ -105,6 +118,7 @@ struct RemoteJwks::State {
       // slow callback must not hold them up.
       lock.unlock();
       emit(event.kind, event.detail);
+      observe(event.kind, held, confirmed);
       lock.lock();
     }
   }
@@ -145,10 +159,12 @@ struct RemoteJwks::State {
         set_version = KeySource::next_version();
         etag = std::move(answer.etag);
         policy.fetched(t, answer.ttl);
+        policy_confirmed = t;
         changed_locked();
         return {RemoteJwksEvent::Kind::fetched, answer.detail};
       case internal::JwksAnswer::Kind::not_modified:
         policy.not_modified(t, answer.ttl);
+        policy_confirmed = t;
         changed_locked();
         ++stats.not_modified;
         return {RemoteJwksEvent::Kind::not_modified, answer.detail};
@@ -178,6 +194,7 @@ RemoteJwks::RemoteJwks(RemoteJwksOptions options, std::shared_ptr<HttpClient> ht
     throw std::invalid_argument("tokenpass::RemoteJwks: contradictory TTL or timeout options");
   }
   if (!s.opt.clock) s.opt.clock = [] { return SysClock::now(); };
+  if (s.opt.metrics_issuer.empty()) s.opt.metrics_issuer = s.opt.url;
   s.worker = std::thread([state = state_] { state->run(); });
 }
 
@@ -246,6 +263,23 @@ Result<std::shared_ptr<const KeySet>> RemoteJwks::keys_for(const KeyQuery& query
   return std::move(served->keys);
 }
 
+namespace {
+// LookupReport: what a lookup saw, told to the observer once the lock is released (it
+// is declared before the lock, so destroyed after it).
+struct LookupReport {
+  const RemoteJwksOptions& opt;
+  bool stale = false;
+  std::chrono::seconds stale_for{0};
+  bool kid_miss = false;
+  KidMissOutcome outcome = KidMissOutcome::rate_limited;
+  ~LookupReport() {
+    if (!opt.observer) return;
+    if (stale) opt.observer->jwks_stale_serve(opt.metrics_issuer, stale_for);
+    if (kid_miss) opt.observer->jwks_kid_miss(opt.metrics_issuer, outcome);
+  }
+};
+}  // namespace
+
 Result<ServedKeys> RemoteJwks::served_keys(const KeyQuery& query) const {
   State& s = *state_;
   try {
@@ -253,6 +287,7 @@ Result<ServedKeys> RemoteJwks::served_keys(const KeyQuery& query) const {
     const internal::Snapshot* fresh =
         internal::read_snapshot(s.id, s.version.load(std::memory_order_acquire), t, query);
     if (fresh != nullptr) return ServedKeys{fresh->keys, fresh->set_version};
+    LookupReport report{s.opt};
     std::unique_lock<std::mutex> lock(s.mu);
     if (!s.policy.usable(t)) {
       // Nothing to serve: this verify has to wait for a fetch (bounded).
@@ -263,15 +298,30 @@ Result<ServedKeys> RemoteJwks::served_keys(const KeyQuery& query) const {
       return s.snapshot_locked();
     }
     if (t >= s.policy.fresh_until()) s.request_locked(t);  // in the background
-    if (s.policy.stale(t)) ++s.stats.stale_serves;
+    if (s.policy.stale(t)) {
+      ++s.stats.stale_serves;
+      report.stale = true;
+      report.stale_for = std::chrono::duration_cast<std::chrono::seconds>(t - s.policy.expires_at());
+    }
 
     if (query.has_kid && s.keys->find(query.kid) == nullptr) {
       ++s.stats.kid_misses;
+      report.kid_miss = true;
       if (s.policy.unknown_kid(query.kid, t) == internal::RefreshPolicy::UnknownKid::refresh &&
           s.request_locked(t)) {
         s.policy.refreshing_for_kid(t);
+        ++s.stats.kid_fetches;
+        report.outcome = KidMissOutcome::fetch;
         s.wait_locked(lock);
         if (s.keys->find(query.kid) == nullptr) s.policy.still_unknown(std::string(query.kid), t);
+      } else if (s.fetching || s.refresh_requested) {
+        // A fetch is under way (another token's unknown kid, or a refresh): it may
+        // bring this kid too. Wait for it rather than refuse a key that is being fetched
+        // (found by scripts/load.sh: after a rotation, the tokens arriving at once with
+        // the new kid all failed but the first). No fetch is added.
+        ++s.stats.kid_joins;
+        report.outcome = KidMissOutcome::joined;
+        s.wait_locked(lock);
       } else {
         ++s.stats.rate_limited;
       }

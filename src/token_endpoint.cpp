@@ -272,10 +272,32 @@ FailureThrottle::FailureThrottle(std::size_t limit, std::chrono::seconds window,
 bool FailureThrottle::attempt(const std::string& key, std::chrono::system_clock::time_point now,
                               std::chrono::seconds* retry_after) {
   if (limit_ == 0) return true;
-  std::lock_guard<std::mutex> lock(mu_);
-  if (blocked_locked(key, now, retry_after)) return false;
+  std::unique_lock<std::mutex> lock(mu_);
+  const auto deadline = std::chrono::steady_clock::now() + max_wait_;
+  while (blocked_locked(key, now, retry_after)) {
+    // Blocked by failures, or only by attempts still under way (which may succeed):
+    // those are waited for, not refused.
+    const auto p = pending_.find(key);
+    const std::size_t pending = p == pending_.end() ? 0 : p->second;
+    const std::size_t counted = failures_[key].size();
+    if (pending == 0 || counted - std::min(pending, counted) >= limit_) return false;
+    if (ended_.wait_until(lock, deadline) == std::cv_status::timeout) {
+      if (!blocked_locked(key, now, retry_after)) break;
+      return false;
+    }
+  }
   failed_locked(key, now);
+  ++pending_[key];
   return true;
+}
+
+void FailureThrottle::settle(const std::string& key) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const auto it = pending_.find(key);
+    if (it != pending_.end() && --it->second == 0) pending_.erase(it);
+  }
+  ended_.notify_all();
 }
 
 bool FailureThrottle::blocked(const std::string& key, std::chrono::system_clock::time_point now,
@@ -299,9 +321,12 @@ bool FailureThrottle::blocked_locked(const std::string& key, std::chrono::system
 }
 
 void FailureThrottle::forgive(const std::string& key) {
-  std::lock_guard<std::mutex> lock(mu_);
-  const auto it = failures_.find(key);
-  if (it != failures_.end() && !it->second.empty()) it->second.pop_back();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const auto it = failures_.find(key);
+    if (it != failures_.end() && !it->second.empty()) it->second.pop_back();
+  }
+  settle(key);
 }
 
 void FailureThrottle::failed(const std::string& key, std::chrono::system_clock::time_point now) {
@@ -332,18 +357,45 @@ void FailureThrottle::failed_locked(const std::string& key, std::chrono::system_
 // ---- TokenEndpoint -----------------------------------------------------------------
 
 struct TokenEndpoint::State {
+  // Signing: the signing key, its issuers and what is published; replaced whole when
+  // keys rotate (std::atomic_load / atomic_store), read by requests without a lock.
+  struct Signing {
+    Key key;
+    Issuer cc_issuer;
+    Issuer exchange_issuer;
+    std::vector<Key> published;  // public halves, the signing key's first
+    KeySet published_set;
+    std::string jwks;
+  };
+  std::shared_ptr<const Signing> signing;
+  std::mutex rotate_mu;  // one rotation at a time
+
+  std::shared_ptr<const Signing> current() const { return std::atomic_load(&signing); }
+  // make_signing: the Signing for `key` publishing `published` (the key's public half first).
+  std::shared_ptr<const Signing> make_signing(const Key& key, std::vector<Key> published) const {
+    IssuerOptions io;
+    io.clock = opt.clock;
+    io.typ = opt.client_credentials_typ;
+    Issuer cc(key, opt.issuer, opt.token_lifetime, io);
+    io.typ = opt.token_exchange_typ;
+    Issuer ex(key, opt.issuer, opt.token_lifetime, io);
+    KeySet set(published);
+    std::string jwks = set.to_public_jwks().dump();
+    return std::make_shared<const Signing>(
+        Signing{key, std::move(cc), std::move(ex), std::move(published), std::move(set), std::move(jwks)});
+  }
+
   Key key;
   std::shared_ptr<const ClientRegistry> clients;
   TokenEndpointOptions opt;
-  std::optional<Issuer> cc_issuer, exchange_issuer;
-  std::string metadata, jwks;
+  std::string metadata;
   std::shared_ptr<const ReplayStore> assertion_replay;
   mutable FailureThrottle by_client;
   mutable FailureThrottle by_address;
   mutable std::atomic<std::uint64_t> issued{0}, refused{0}, secret_checks{0};
-  // own_tokens: this endpoint's JWTs, for introspection.
+  // own_tokens: this endpoint's JWTs' claim rules, for introspection (the signature is
+  // checked against the published keys).
   std::optional<Verifier> own_tokens;
-  std::optional<Key> public_key;
   // opaque: the claims of each live opaque token, by the SHA-256 of the token.
   struct Opaque {
     json claims;
@@ -494,7 +546,11 @@ struct TokenEndpoint::State {
     auto client = find_client(id);
     const bool usable = client && has_method(methods_of(*client), method);
     const bool matched = check_secret(usable ? &*client : nullptr, secret);
-    if (!matched) return invalid_client("client authentication failed", scheme);
+    if (!matched) {
+      by_client.settle(name_key);
+      by_address.settle(addr_key);
+      return invalid_client("client authentication failed", scheme);
+    }
     by_client.forgive(name_key);
     by_address.forgive(addr_key);
     return std::move(*client);
@@ -696,7 +752,7 @@ struct TokenEndpoint::State {
     } else {
       // Ours: our signature, our issuer, not expired (own_tokens' rules, no leeway). A
       // bound token is answered too (with its cnf): the resource checks its holder.
-      auto jws = verify_jws(token, *public_key);
+      auto jws = verify_jws(token, current()->published_set);
       if (!jws) return inactive;
       auto parsed = internal::parse_json(jws->payload(), JsonLimits{});
       if (!parsed || !parsed->is_object()) return inactive;
@@ -750,7 +806,8 @@ struct TokenEndpoint::State {
     ClaimsBuilder c;
     c.subject(client.id).client_id(client.id);
     if (!want.empty()) c.scopes(want);
-    auto token = issue(*cc_issuer, c, audience, opt.clock(), lifetime, client, req, jkt);
+    const auto sign = current();
+    auto token = issue(sign->cc_issuer, c, audience, opt.clock(), lifetime, client, req, jkt);
     if (auto* f = std::get_if<Failure>(&token)) return std::move(*f);
     const bool bound = req.client_certificate && client.certificate_bound_tokens;
     log("token endpoint: client credentials: token for " + client.id + " (aud " + join(audience) + ", " +
@@ -825,7 +882,8 @@ struct TokenEndpoint::State {
     ClaimsBuilder c;
     c.subject(*sub).client_id(client.id).claim("act", act);
     if (!want.empty()) c.scopes(want);
-    auto token = issue(*exchange_issuer, c, audience, now, lifetime, client, req, jkt);
+    const auto sign = current();
+    auto token = issue(sign->exchange_issuer, c, audience, now, lifetime, client, req, jkt);
     if (auto* f = std::get_if<Failure>(&token)) return std::move(*f);
     log("token endpoint: token exchange: " + client.id + " for subject " + printable(*sub) + " (aud " +
         join(audience) + ")");
@@ -979,17 +1037,10 @@ TokenEndpoint::TokenEndpoint(Key signing_key, std::shared_ptr<const ClientRegist
     ro.clock = s.opt.clock;
     s.assertion_replay = std::make_shared<MemoryReplayStore>(ro);
   }
-  IssuerOptions io;
-  io.clock = s.opt.clock;
-  io.typ = s.opt.client_credentials_typ;
-  s.cc_issuer.emplace(s.key, s.opt.issuer, s.opt.token_lifetime, io);
-  io.typ = s.opt.token_exchange_typ;
-  s.exchange_issuer.emplace(s.key, s.opt.issuer, s.opt.token_lifetime, io);
-
+  if (s.opt.max_published_keys < 1) bad("max_published_keys must be at least 1");
   auto pub = s.key.public_key();
   if (!pub) bad("the key has no public half to publish");
-  s.jwks = KeySet({*pub}).to_public_jwks().dump();
-  s.public_key = *pub;
+  s.signing = s.make_signing(s.key, {*pub});
   Policy own;
   own.issuers = {s.opt.issuer};
   own.any_audience();
@@ -1046,8 +1097,47 @@ TokenEndpoint::TokenEndpoint(Key signing_key, std::shared_ptr<const ClientRegist
 
 TokenEndpoint::~TokenEndpoint() = default;
 
+namespace {
+
+// observe tells the observer how a request was answered: the grant from the form (a
+// fixed set of labels), the outcome from the answer (issued, active, inactive, or the
+// OAuth error code, which comes from our own fixed set).
+void observe(Observer& observer, std::string_view endpoint, const TokenEndpointRequest& request,
+             const TokenEndpointResponse& response) noexcept {
+  try {
+    std::string_view grant = "introspection";
+    if (endpoint == "token") {
+      grant = "other";
+      if (auto form = form_decode(request.body)) {
+        for (const auto& [name, value] : *form) {
+          if (name != "grant_type") continue;
+          if (value == "client_credentials") grant = "client_credentials";
+          if (value == "urn:ietf:params:oauth:grant-type:token-exchange") grant = "token_exchange";
+          break;
+        }
+      }
+    }
+    std::string outcome = "server_error";
+    const json body = json::parse(response.body, nullptr, false);
+    if (response.status == 200) {
+      outcome = endpoint == "token" ? "issued"
+                : body.is_object() && body.value("active", false) ? "active"
+                                                                  : "inactive";
+    } else if (body.is_object() && body.contains("error") && body["error"].is_string()) {
+      outcome = body["error"].get<std::string>();
+    }
+    observer.token_endpoint(endpoint, grant, outcome);
+  } catch (...) {
+    // Only a sample is lost.
+  }
+}
+
+}  // namespace
+
 TokenEndpointResponse TokenEndpoint::handle(const TokenEndpointRequest& request) const {
-  return state_->respond([&] { return state_->handle(request); });
+  TokenEndpointResponse r = state_->respond([&] { return state_->handle(request); });
+  if (state_->opt.observer) observe(*state_->opt.observer, "token", request, r);
+  return r;
 }
 
 template <typename F>
@@ -1072,13 +1162,81 @@ TokenEndpointResponse TokenEndpoint::State::respond(F&& f) const {
 }
 
 TokenEndpointResponse TokenEndpoint::handle_introspection(const TokenEndpointRequest& request) const {
-  return state_->respond([&] { return state_->handle_introspection(request); });
+  TokenEndpointResponse r = state_->respond([&] { return state_->handle_introspection(request); });
+  if (state_->opt.observer) observe(*state_->opt.observer, "introspection", request, r);
+  return r;
 }
 
 const std::string& TokenEndpoint::introspection_endpoint() const noexcept { return state_->opt.introspection_endpoint; }
 
 const std::string& TokenEndpoint::metadata() const noexcept { return state_->metadata; }
-const std::string& TokenEndpoint::jwks() const noexcept { return state_->jwks; }
+std::string TokenEndpoint::jwks() const { return state_->current()->jwks; }
+
+std::string TokenEndpoint::signing_kid() const { return state_->current()->key.kid(); }
+
+namespace {
+
+// published_with: `published` with `add` first (`signing`: it signs; else after the
+// signing key), trimmed to `max` by dropping the oldest keys that do not sign.
+std::vector<Key> published_with(const std::vector<Key>& published, const Key& add, bool signing, std::size_t max) {
+  const auto bad = [](const std::string& why) { throw std::invalid_argument("tokenpass::TokenEndpoint: " + why); };
+  if (add.kid().empty()) bad("a rotated or published key needs a kid");
+  if (!signing && !published.empty() && published.front().kid() == add.kid()) {
+    // The signing key itself: published already.
+    if (published.front().thumbprint() != add.thumbprint()) bad("the kid " + add.kid() + " is the signing key's");
+    return published;
+  }
+  std::vector<Key> out;
+  for (const Key& k : published) {
+    if (k.kid() != add.kid()) continue;
+    if (k.thumbprint() != add.thumbprint()) bad("the kid " + add.kid() + " is published with another key");
+  }
+  if (signing) out.push_back(add);
+  for (const Key& k : published) {
+    if (k.kid() != add.kid()) out.push_back(k);
+  }
+  if (!signing) out.insert(out.begin() + 1, add);
+  // The oldest keys are last (besides a key just published, which is second).
+  while (out.size() > max) out.pop_back();
+  return out;
+}
+
+}  // namespace
+
+void TokenEndpoint::publish_key(const Key& next) {
+  State& s = *state_;
+  auto pub = next.public_key();
+  if (!pub) throw std::invalid_argument("tokenpass::TokenEndpoint: the key has no public half to publish");
+  std::lock_guard<std::mutex> g(s.rotate_mu);
+  const auto now = s.current();
+  auto published = published_with(now->published, *pub, false, s.opt.max_published_keys);
+  std::atomic_store(&s.signing, s.make_signing(now->key, std::move(published)));
+}
+
+void TokenEndpoint::rotate_key(Key next) {
+  State& s = *state_;
+  if (!next.can_sign()) throw std::invalid_argument("tokenpass::TokenEndpoint: the key cannot sign");
+  auto pub = next.public_key();
+  if (!pub) throw std::invalid_argument("tokenpass::TokenEndpoint: the key has no public half to publish");
+  std::lock_guard<std::mutex> g(s.rotate_mu);
+  const auto now = s.current();
+  auto published = published_with(now->published, *pub, true, s.opt.max_published_keys);
+  std::atomic_store(&s.signing, s.make_signing(next, std::move(published)));
+}
+
+bool TokenEndpoint::retire_key(std::string_view kid) {
+  State& s = *state_;
+  std::lock_guard<std::mutex> g(s.rotate_mu);
+  const auto now = s.current();
+  if (now->key.kid() == kid) return false;
+  std::vector<Key> published;
+  for (const Key& k : now->published) {
+    if (k.kid() != kid) published.push_back(k);
+  }
+  if (published.size() == now->published.size()) return false;
+  std::atomic_store(&s.signing, s.make_signing(now->key, std::move(published)));
+  return true;
+}
 const std::string& TokenEndpoint::issuer() const noexcept { return state_->opt.issuer; }
 const std::string& TokenEndpoint::token_endpoint() const noexcept { return state_->opt.token_endpoint; }
 const std::string& TokenEndpoint::jwks_uri() const noexcept { return state_->opt.jwks_uri; }

@@ -147,6 +147,17 @@ void check_policy(const Policy& p) {
   if (p.cache.max_entries > 0 && p.cache.max_bytes == 0) fail("cache.max_bytes is 0");
 }
 
+// ReplayReport: tells the observer (if any) how a replay store answered.
+Result<void> reported(Observer* observer, const ReplayStore& store, Result<void> answer) {
+  if (observer != nullptr) {
+    const ReplayOutcome outcome = answer                                  ? ReplayOutcome::fresh
+                                  : answer.error().code == errc::replayed ? ReplayOutcome::replayed
+                                                                          : ReplayOutcome::unavailable;
+    observer->replay_check(store.kind(), outcome);
+  }
+  return answer;
+}
+
 bool contains(const std::vector<std::string>& v, std::string_view s) {
   // A plain loop: std::find's unrolled one is more code than these short lists need.
   for (const auto& e : v) {
@@ -180,7 +191,7 @@ Verifier::Verifier(std::shared_ptr<const KeySource> keys, Policy policy)
   }
   if (policy_.cache.max_entries > 0) {
     cache_ = std::make_shared<internal::TokenCache>(policy_.cache.max_entries,
-                                                    policy_.cache.max_bytes);
+                                                    policy_.cache.max_bytes, policy_.observer);
   }
 }
 
@@ -338,13 +349,20 @@ Result<void> Verifier::check_binding(const Claims& claims, const Presented& pres
     const DpopRequest& req = *presented.dpop;
     const DpopOptions defaults;
     auto proof = check_dpop_proof(req.proof, req.htm, req.htu, compact, req.options ? *req.options : defaults);
-    if (!proof) return proof.error();
+    if (!proof) {
+      if (policy_.observer) policy_.observer->dpop_failure(proof.error().code);
+      return proof.error();
+    }
     if (!cnf->jkt) return internal::fail(errc::bad_binding, "a DPoP proof came with a token not bound to a key");
     if (!internal::ct_equal(*cnf->jkt, proof->jkt)) {
       return internal::fail(errc::bad_binding, "the token is bound to another DPoP key");
     }
     if (policy_.proof_replay_store) {
-      auto first = policy_.proof_replay_store->first_use("dpop", proof->jti, proof->replay_until);
+      auto first = reported(policy_.observer.get(), *policy_.proof_replay_store,
+                            policy_.proof_replay_store->first_use("dpop", proof->jti, proof->replay_until));
+      if (!first && first.error().code == errc::replayed && policy_.observer) {
+        policy_.observer->dpop_failure(errc::replayed);
+      }
       if (!first && !(first.error().code != errc::replayed && policy_.replay_fail_open)) {
         if (first.error().code == errc::replayed) return internal::fail(errc::replayed, "the DPoP proof was used before");
         return first;
@@ -369,13 +387,42 @@ Result<void> Verifier::check_single_use(const Claims& claims) const {
   if (policy_.single_use_max_lifetime && until - now > *policy_.single_use_max_lifetime) {
     return internal::fail(errc::bad_claim, "\"exp\" is too far ahead for a single-use token");
   }
-  auto first = policy_.replay_store->first_use(r.iss.value_or(std::string_view()), *r.jti, until);
+  auto first = reported(policy_.observer.get(), *policy_.replay_store,
+                        policy_.replay_store->first_use(r.iss.value_or(std::string_view()), *r.jti, until));
   if (!first && first.error().code != errc::replayed && policy_.replay_fail_open) return {};
   return first;
 }
 
-Result<VerifiedToken> Verifier::verify_unguarded(std::string_view compact, const Presented& presented) const {
-  if (!cache_) return verify_full(compact, 0, presented);
+namespace internal {
+// VerifyTrace: what an observed verify learns on its way, for its VerifyEvent.
+struct VerifyTrace {
+  std::optional<Alg> alg;
+  bool cache_hit = false;
+  std::optional<std::string> iss;  // unverified unless the token was accepted
+};
+}  // namespace internal
+
+namespace {
+// IssuerPeek: on the way out of a refused observed verify, reads the unverified `iss`
+// for the metrics label (only ever compared with configured issuers).
+struct IssuerPeek {
+  internal::VerifyTrace* trace;
+  const internal::ParsedJws& parsed;
+  const JsonLimits& limits;
+  ~IssuerPeek() {
+    if (trace == nullptr || trace->iss || !parsed.payload_canonical || parsed.payload.empty()) return;
+    try {
+      if (auto iss = internal::peek_issuer(parsed.payload, limits)) trace->iss = std::move(*iss);
+    } catch (...) {
+      // Only a label is lost.
+    }
+  }
+};
+}  // namespace
+
+Result<VerifiedToken> Verifier::verify_unguarded(std::string_view compact, const Presented& presented,
+                                                 internal::VerifyTrace* trace) const {
+  if (!cache_) return verify_full(compact, 0, presented, trace);
   // The cache is keyed by the token without the white space around it.
   if (!internal::trim_token(compact, policy_.max_token_size)) {
     return internal::fail(errc::too_large, "token exceeds the size limit");
@@ -398,6 +445,12 @@ Result<VerifiedToken> Verifier::verify_unguarded(std::string_view compact, const
       usable = internal::TokenCache::same_set(hit->version, served->version);
     }
     if (usable) {
+      if (trace != nullptr) {
+        trace->cache_hit = true;
+        trace->alg = hit->alg;
+        if (hit->data->claims.reg.iss) trace->iss = std::string(*hit->data->claims.reg.iss);
+      }
+      if (policy_.observer) policy_.observer->token_cache(CacheOutcome::hit, 1);
       auto copy = internal::copy_for_caller(*hit);
       VerifiedToken token(std::move(copy.first), std::move(copy.second), hit->alg);
       // exp, nbf, iat and every claim rule, against the clock of now.
@@ -409,14 +462,17 @@ Result<VerifiedToken> Verifier::verify_unguarded(std::string_view compact, const
     }
     cache_->refuse(hash, hit->data);
   }
-  return verify_full(compact, hash, presented);
+  if (policy_.observer) policy_.observer->token_cache(CacheOutcome::miss, 1);
+  return verify_full(compact, hash, presented, trace);
 }
 
 Result<VerifiedToken> Verifier::verify_full(std::string_view compact, std::size_t hash,
-                                            const Presented& presented) const {
+                                            const Presented& presented, internal::VerifyTrace* trace) const {
   internal::ParsedJws parsed;
   if (auto ok = internal::parse_jws(compact, jws_options_, parsed); !ok) return ok.error();
   const JsonLimits& limits = jws_options_.json_limits;
+  const IssuerPeek peek{trace, parsed, limits};
+  if (trace != nullptr) trace->alg = parsed.alg;
   KeyQuery query;
   query.kid = parsed.kid;
   query.has_kid = parsed.has_kid;
@@ -457,6 +513,7 @@ Result<VerifiedToken> Verifier::verify_full(std::string_view compact, std::size_
   } else if (auto ok = internal::parse_claims_slow(claims, limits); !ok) {
     return ok.error();
   }
+  if (trace != nullptr && claims.reg.iss) trace->iss = std::string(*claims.reg.iss);
   if (keys_->wants_issuer() && (!claims.reg.iss || *claims.reg.iss != issuer_hint)) {
     return internal::fail(errc::bad_issuer,
                           "the verified issuer is not the one the keys belong to");
@@ -503,13 +560,41 @@ Result<VerifiedToken> Verifier::verify_introspected(std::string_view token, cons
 }
 
 Result<VerifiedToken> Verifier::verify(std::string_view compact, const Presented& presented) const {
+  if (policy_.observer) return verify_observed(compact, presented);
   // verify never throws: a custom check or the clock could, and so could memory.
   try {
-    return verify_unguarded(compact, presented);
+    return verify_unguarded(compact, presented, nullptr);
   } catch (const std::exception&) {
     internal::clear_openssl_errors();
     return make_error(errc::internal_error, "internal error while verifying");
   }
+}
+
+std::string_view Verifier::issuer_label(std::string_view iss) const noexcept {
+  for (const auto& configured : policy_.issuers) {
+    if (configured == iss) return configured;
+  }
+  return "other";
+}
+
+Result<VerifiedToken> Verifier::verify_observed(std::string_view compact, const Presented& presented) const {
+  const auto start = std::chrono::steady_clock::now();
+  internal::VerifyTrace trace;
+  Result<VerifiedToken> result = make_error(errc::internal_error, "internal error while verifying");
+  try {
+    result = verify_unguarded(compact, presented, &trace);
+  } catch (const std::exception&) {
+    internal::clear_openssl_errors();
+  }
+  VerifyEvent event;
+  event.issuer = trace.iss ? issuer_label(*trace.iss) : std::string_view("other");
+  if (!result) event.error = result.error().code;
+  event.alg = trace.alg;
+  event.cache = cache_ != nullptr;
+  event.cache_hit = trace.cache_hit;
+  event.duration = std::chrono::steady_clock::now() - start;
+  policy_.observer->verified(event);
+  return result;
 }
 
 }  // namespace tokenpass

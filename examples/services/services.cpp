@@ -60,6 +60,29 @@ void reject(httplib::Response& res, const tokenpass::Error& e, const std::string
 
 }  // namespace
 
+// ---- PublishedKeys -------------------------------------------------------------------
+
+// PublishedKeys: a key source that serves what the token service publishes, replaced
+// whole when its keys rotate.
+class PublishedKeys final : public tokenpass::KeySource {
+ public:
+  explicit PublishedKeys(tokenpass::KeySet keys) { set(std::move(keys)); }
+  void set(tokenpass::KeySet keys) {
+    std::atomic_store(&served_, std::make_shared<const tokenpass::ServedKeys>(tokenpass::ServedKeys{
+                                    std::make_shared<const tokenpass::KeySet>(std::move(keys)),
+                                    tokenpass::KeySource::next_version()}));
+  }
+  tokenpass::Result<std::shared_ptr<const tokenpass::KeySet>> keys_for(const tokenpass::KeyQuery&) const override {
+    return std::atomic_load(&served_)->keys;
+  }
+  tokenpass::Result<tokenpass::ServedKeys> served_keys(const tokenpass::KeyQuery&) const override {
+    return *std::atomic_load(&served_);
+  }
+
+ private:
+  std::shared_ptr<const tokenpass::ServedKeys> served_;
+};
+
 // ---- Server ----------------------------------------------------------------------
 
 Server::Server(const Tls& tls, tokenpass::ClientCertificates callers) : tls_(tls.on()) {
@@ -89,6 +112,7 @@ bool Server::start(int port) {
     port_ = http_->bind_to_port("127.0.0.1", port) ? port : -1;
   }
   if (port_ <= 0) return false;
+  tokenpass::serve_metrics(*http_, metrics_);
   before_listen();
   thread_ = std::thread([this] { http_->listen_after_bind(); });
   return true;
@@ -195,9 +219,11 @@ void TokenService::before_listen() {
   users.clock = clock_;
   tokenpass::TokenEndpointOptions o;
   o.issuer = issuer;
+  o.observer = metrics_;
   o.token_lifetime = config_.service_token_lifetime;
   o.client_credentials_typ = "svc+jwt";  // a service's own token: never taken for a user's
-  o.subject_tokens = std::make_shared<const tokenpass::Verifier>(tokenpass::KeySet({key_.public_key().value()}), users);
+  published_ = std::make_shared<PublishedKeys>(tokenpass::KeySet({key_.public_key().value()}));
+  o.subject_tokens = std::make_shared<const tokenpass::Verifier>(published_, users);
   o.unknown_client_iterations = config_.iterations;
   if (config_.tls.on()) o.auth_methods.push_back(tokenpass::ClientAuth::tls_client_auth);
   o.introspection_endpoint = issuer + "/introspect";  // RFC 7662, for opaque tokens
@@ -206,17 +232,32 @@ void TokenService::before_listen() {
   o.dpop = dpop;
   o.clock = clock_;
   o.log = [this](const std::string& line) { log("token service: " + line.substr(line.find(':') + 2)); };
-  endpoint_ = std::make_shared<const tokenpass::TokenEndpoint>(key_, config_.registry(), o);
+  endpoint_ = std::make_shared<tokenpass::TokenEndpoint>(key_, config_.registry(), o);
   tokenpass::IssuerOptions io;
   io.typ = "at+jwt";  // RFC 9068
   io.clock = clock_;
-  user_tokens_.emplace(key_, issuer, config_.user_token_lifetime, io);
+  user_tokens_ = std::make_shared<const tokenpass::Issuer>(key_, issuer, config_.user_token_lifetime, io);
   // The metadata at /.well-known/openid-configuration too: scripts outside this
   // repository and older clients look there.
   tokenpass::TokenEndpointMountOptions mount;
   mount.openid_configuration = true;
   tokenpass::mount_token_endpoint(*http_, endpoint_, mount);
   http_->Post("/login", [this](const httplib::Request& req, httplib::Response& res) { login(req, res); });
+}
+
+void TokenService::rotate_key(tokenpass::Key next) {
+  std::lock_guard<std::mutex> g(rotate_mu_);
+  endpoint_->rotate_key(next);
+  auto published = tokenpass::KeySet::from_public_jwks(nlohmann::json::parse(endpoint_->jwks()));
+  if (!published) throw std::runtime_error("rotate_key: " + published.error().detail);
+  published_->set(std::move(*published));
+  tokenpass::IssuerOptions io;
+  io.typ = "at+jwt";
+  io.clock = clock_;
+  const std::string kid = next.kid();
+  std::atomic_store(&user_tokens_, std::make_shared<const tokenpass::Issuer>(std::move(next), url(),
+                                                                            config_.user_token_lifetime, io));
+  log("token service: signing key rotated to kid " + kid + " (the previous keys stay published)");
 }
 
 void TokenService::login(const httplib::Request& req, httplib::Response& res) {
@@ -253,7 +294,11 @@ void TokenService::login(const httplib::Request& req, httplib::Response& res) {
                                              config_.iterations}
                            .matches(password) &&
                        user != nullptr;
-  if (!matched) return oauth_error(res, 401, "invalid_grant", "unknown user or wrong password");
+  if (!matched) {
+    by_name_.settle(key);
+    by_address_.settle(address);
+    return oauth_error(res, 401, "invalid_grant", "unknown user or wrong password");
+  }
   by_name_.forgive(key);
   by_address_.forgive(address);
   const auto lifetime = user->token_lifetime.value_or(config_.user_token_lifetime);
@@ -261,7 +306,7 @@ void TokenService::login(const httplib::Request& req, httplib::Response& res) {
   c.subject(user->name).client_id("shop-web").scopes(user->scopes).audience(config_.user_audiences);
   const auto t = clock_();
   c.issued_at(t).expires_at(t + lifetime);
-  auto token = user_tokens_->issue(c);
+  auto token = std::atomic_load(&user_tokens_)->issue(c);
   if (!token) return oauth_error(res, 500, "server_error", "could not issue");
   log("token service: " + user->name + " logged in; user token for " + std::to_string(lifetime.count()) + " s");
   token_response(res, *token, lifetime, user->scopes);
@@ -269,7 +314,7 @@ void TokenService::login(const httplib::Request& req, httplib::Response& res) {
 
 // ---- Trust -------------------------------------------------------------------------
 
-Trust Trust::connect(const std::string& issuer, const Tls& tls) {
+Trust Trust::connect(const std::string& issuer, const Tls& tls, std::chrono::seconds jwks_max_ttl) {
   Trust t;
   t.issuer = issuer;
   t.tls = tls;
@@ -282,6 +327,11 @@ Trust Trust::connect(const std::string& issuer, const Tls& tls) {
   t.http = std::make_shared<tokenpass::HttplibClient>(ho);
   tokenpass::RemoteJwksOptions o;
   o.allow_http = true;  // loopback demo; real deployments use https
+  o.observer = t.metrics;
+  if (jwks_max_ttl.count() > 0) {
+    o.max_ttl = jwks_max_ttl;
+    o.min_ttl = std::min(o.min_ttl, jwks_max_ttl);
+  }
   auto keys = tokenpass::RemoteJwks::from_issuer(issuer, o, t.http);
   if (!keys) throw std::runtime_error("discovery failed: " + keys.error().detail);
   t.keys = *keys;
@@ -303,12 +353,14 @@ std::shared_ptr<const tokenpass::ClientCredentials> Trust::credentials(const std
   if (tls.on()) cc.auth = tokenpass::ClientAuth::tls_client_auth;
   cc.allow_http = !tls.on();
   cc.fresh_each_call = fresh_each_call;
+  cc.observer = metrics;
   return std::make_shared<const tokenpass::ClientCredentials>(cc, http);
 }
 
 std::shared_ptr<const tokenpass::Verifier> Trust::verifier(const std::string& audience) const {
   tokenpass::Policy p = tokenpass::Policy::access_token_profile({issuer}, {audience});
   p.leeway = 0s;
+  p.observer = metrics;
   return std::make_shared<const tokenpass::Verifier>(keys, p);
 }
 
@@ -317,6 +369,7 @@ std::shared_ptr<const tokenpass::Verifier> Trust::service_verifier(
     std::shared_ptr<const tokenpass::ReplayStore> replay_store) const {
   tokenpass::Policy p = tokenpass::Policy::access_token_profile({issuer}, {audience});
   p.replay_store = std::move(replay_store);  // set: each service token is accepted once
+  p.observer = metrics;
   p.typ = "svc+jwt";  // a service's own token: never a user's (RFC 8725 §3.12)
   // With mTLS, service tokens are bound to their service's certificate (RFC 8705): a
   // stolen one is worthless elsewhere, and an unbound one is not taken.
@@ -337,6 +390,7 @@ std::shared_ptr<const tokenpass::Verifier> Trust::service_verifier(
 Gateway::Gateway(const Trust& trust, std::string billing_url, std::string client_id,
                  std::string client_secret)
     : Server(trust.tls, tokenpass::ClientCertificates::optional) {  // users have no certificate
+  metrics_ = trust.metrics;
   const auto http = trust.http;
   const std::string token_service = trust.issuer;
   credentials_ = trust.credentials(client_id, client_secret);
@@ -387,6 +441,7 @@ Gateway::Gateway(const Trust& trust, std::string billing_url, std::string client
 Billing::Billing(const Trust& trust, std::string product_url, std::string client_id,
                  std::string client_secret, bool fresh_service_tokens)
     : Server(trust.tls) {
+  metrics_ = trust.metrics;
   credentials_ = trust.credentials(client_id, client_secret, fresh_service_tokens);
   const auto http = trust.http;
   tokenpass::TokenResolverOptions ro;
@@ -440,6 +495,7 @@ Billing::Billing(const Trust& trust, std::string product_url, std::string client
 Product::Product(const Trust& trust, std::shared_ptr<const tokenpass::ReplayStore> replay_store,
                  const std::string& behind_proxy)
     : Server(behind_proxy.empty() ? trust.tls : Tls{}) {
+  metrics_ = trust.metrics;
   // Both tokens are required: the user's (audience product) and billing's own.
   tokenpass::TokenResolverOptions ro;
   ro.require_user = true;
@@ -483,6 +539,7 @@ Product::Product(const Trust& trust, std::shared_ptr<const tokenpass::ReplayStor
   stock.leeway = 0s;
   stock.required_scopes = {"product:read"};
   stock.require_binding = true;
+  stock.observer = trust.metrics;
   stock.proof_replay_store = std::make_shared<tokenpass::MemoryReplayStore>();
   tokenpass::TokenResolverOptions so;
   so.dpop = std::make_shared<tokenpass::DpopOptions>();

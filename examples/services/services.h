@@ -66,6 +66,9 @@ class Server {
   std::string url() const { return (tls_ ? "https" : "http") + std::string("://127.0.0.1:") + std::to_string(port_); }
   // set_log: where the service narrates what it checked (the demo prints it).
   void set_log(std::function<void(const std::string&)> log) { log_ = std::move(log); }
+  // metrics: what the service's verifiers, key sources and clients observed, served at
+  // GET /metrics (Prometheus text format).
+  const std::shared_ptr<tokenpass::PrometheusMetrics>& metrics() const { return metrics_; }
 
  protected:
   // before_listen: called by start once the port is bound (url() is known) and before
@@ -76,6 +79,7 @@ class Server {
   }
   std::unique_ptr<httplib::Server> http_;
   std::function<void(const std::string&)> log_;
+  std::shared_ptr<tokenpass::PrometheusMetrics> metrics_ = std::make_shared<tokenpass::PrometheusMetrics>();
 
  private:
   std::thread thread_;
@@ -127,6 +131,8 @@ struct TokenServiceConfig {
   std::shared_ptr<const tokenpass::ClientRegistry> registry() const;
 };
 
+class PublishedKeys;  // services.cpp: the token service's published keys, as a KeySource
+
 // TokenService: the token endpoint of the library (tokenpass::TokenEndpoint, mounted by
 // tokenpass::mount_token_endpoint: POST /token with client credentials and RFC 8693 token
 // exchange, RFC 8414 metadata, GET /.well-known/jwks.json) configured from a
@@ -143,6 +149,10 @@ class TokenService : public Server {
   // pbkdf2_runs: secrets hashed so far (the same for a known and an unknown name).
   std::uint64_t pbkdf2_runs() const;
   const tokenpass::TokenEndpoint& endpoint() const { return *endpoint_; }
+  // rotate_key: `next` signs every token from now on (users' and services'); the keys
+  // that signed before stay in the JWKS (TokenEndpoint::rotate_key), and token
+  // exchange accepts user tokens signed by any of them. Thread-safe; after start().
+  void rotate_key(tokenpass::Key next);
 
  private:
   // before_listen: the issuer name is this service's URL, known once bound.
@@ -151,8 +161,12 @@ class TokenService : public Server {
   TokenServiceConfig config_;
   tokenpass::Key key_;
   tokenpass::Clock clock_;
-  std::shared_ptr<const tokenpass::TokenEndpoint> endpoint_;
-  std::optional<tokenpass::Issuer> user_tokens_;
+  std::shared_ptr<tokenpass::TokenEndpoint> endpoint_;
+  // user_tokens_: replaced whole on rotation (std::atomic_load / atomic_store).
+  std::shared_ptr<const tokenpass::Issuer> user_tokens_;
+  std::mutex rotate_mu_;
+  // published_: the endpoint's published keys, for the subject-token verifier.
+  std::shared_ptr<PublishedKeys> published_;
   tokenpass::FailureThrottle by_name_{5, std::chrono::seconds(60)};
   tokenpass::FailureThrottle by_address_{20, std::chrono::seconds(60)};
   std::atomic<std::uint64_t> login_pbkdf2_runs_{0};
@@ -166,9 +180,16 @@ struct Trust {
   Tls tls;
   std::shared_ptr<tokenpass::HttpClient> http;
   std::shared_ptr<tokenpass::RemoteJwks> keys;
+  // metrics: the observer of the keys, the verifiers and the credentials made here; the
+  // service built on this Trust serves it at /metrics.
+  std::shared_ptr<tokenpass::PrometheusMetrics> metrics = std::make_shared<tokenpass::PrometheusMetrics>();
   // connect runs discovery and the first JWKS fetch; throws std::runtime_error. With
-  // `tls`, every call presents that certificate and trusts only the shop's CA.
-  static Trust connect(const std::string& issuer, const Tls& tls = {});
+  // `tls`, every call presents that certificate and trusts only the shop's CA. A
+  // `jwks_max_ttl` above 0 caps how long a fetched set counts as fresh (the load runs:
+  // keys refreshed every few seconds, so that an outage of the token service is
+  // bridged by stale serving).
+  static Trust connect(const std::string& issuer, const Tls& tls = {},
+                       std::chrono::seconds jwks_max_ttl = std::chrono::seconds(0));
   // credentials: this service's client-credentials client: its certificate
   // (tls_client_auth, the tokens bound to it) with TLS, else its secret; the token
   // endpoint from the issuer's metadata. Throws std::runtime_error.

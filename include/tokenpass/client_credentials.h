@@ -68,6 +68,10 @@ struct ClientCredentialsOptions {
   // cached: for single-use service tokens, which a receiver accepts once (a token used
   // twice would be refused as replayed). A failure is not retried during a back-off.
   bool fresh_each_call = false;
+  // observer: told about every token asked for (fetched, failed, from the cache) with
+  // this client_id and the audience as labels, and when the token handed out expires
+  // (metrics.h). Called without the client's lock held.
+  std::shared_ptr<Observer> observer;
 };
 
 // AccessToken: what a token endpoint issued (RFC 6749 §5.1, RFC 8693 §2.2.1).

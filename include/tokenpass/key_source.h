@@ -18,6 +18,7 @@
 #include "tokenpass/export.h"
 #include "tokenpass/http.h"
 #include "tokenpass/jwk.h"
+#include "tokenpass/metrics.h"
 
 namespace tokenpass {
 
@@ -93,6 +94,8 @@ struct RemoteJwksStats {
   std::uint64_t failures = 0;      // failed or refused fetches (old keys kept)
   std::uint64_t kid_misses = 0;    // tokens whose kid was not in the set
   std::uint64_t rate_limited = 0;  // kid misses that were not allowed a fetch
+  std::uint64_t kid_fetches = 0;   // kid misses that caused a fetch
+  std::uint64_t kid_joins = 0;     // kid misses that waited for a fetch under way
   std::uint64_t stale_serves = 0;  // lookups served from a set past its TTL
 };
 
@@ -128,6 +131,11 @@ struct RemoteJwksOptions {
   // [min_ttl, max_ttl]), and a bundle whose `spiffe_sequence` is lower than the one held
   // is refused as a rollback (the newer keys are kept).
   bool spiffe_bundle = false;
+  // observer: told about fetches, the set held (keys, when confirmed), unknown kids,
+  // rate-limited refreshes and stale serving (metrics.h), as `metrics_issuer` (default:
+  // the issuer for from_issuer, else the URL). Called without the source's lock held.
+  std::shared_ptr<Observer> observer;
+  std::string metrics_issuer;
 };
 
 // RemoteJwks: an issuer's JWK set fetched over HTTP. One background thread does every

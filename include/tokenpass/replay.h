@@ -30,6 +30,9 @@ class TOKENPASS_EXPORT ReplayStore {
   // most one succeeds. Must be safe to call concurrently; must not throw.
   virtual Result<void> first_use(std::string_view issuer, std::string_view jti,
                                  std::chrono::system_clock::time_point expires) const = 0;
+  // kind: the store's label in metrics (tokenpass_replay_checks_total{store}): "memory",
+  // "redis", or "custom" for a store that does not say.
+  virtual std::string_view kind() const noexcept { return "custom"; }
 };
 
 struct MemoryReplayStoreOptions {
@@ -61,6 +64,7 @@ class TOKENPASS_EXPORT MemoryReplayStore final : public ReplayStore {
 
   Result<void> first_use(std::string_view issuer, std::string_view jti,
                          std::chrono::system_clock::time_point expires) const override;
+  std::string_view kind() const noexcept override { return "memory"; }
   ReplayStoreStats stats() const;
 
  private:

@@ -31,6 +31,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <condition_variable>
 #include <deque>
 #include <functional>
 #include <map>
@@ -48,6 +49,7 @@
 #include "tokenpass/export.h"
 #include "tokenpass/http.h"
 #include "tokenpass/jwk.h"
+#include "tokenpass/metrics.h"
 #include "tokenpass/replay.h"
 #include "tokenpass/verifier.h"
 
@@ -144,8 +146,12 @@ class TOKENPASS_EXPORT FailureThrottle {
   // Throws std::invalid_argument for max_keys 0; limit 0 never blocks.
   FailureThrottle(std::size_t limit, std::chrono::seconds window, std::size_t max_keys = 10000);
   // attempt: in one step, false (and `retry_after`) when `key` is blocked, else its
-  // failure counted ahead (take it back with forgive when the attempt succeeds), so that
-  // concurrent attempts cannot pass the limit between the check and the count.
+  // failure counted ahead, so that concurrent attempts cannot pass the limit between
+  // the check and the count. The attempt is pending until the caller says how it ended:
+  // forgive (it succeeded) or settle (it failed; the failure stays counted). When only
+  // pending attempts make the key look blocked (a client making more concurrent
+  // requests than `limit`), attempt waits for them to end, at most `max_wait`, instead
+  // of refusing a client that has not failed.
   bool attempt(const std::string& key, std::chrono::system_clock::time_point now,
                std::chrono::seconds* retry_after = nullptr);
   // blocked: `key` is refused at `now`; `retry_after` then says for how long.
@@ -156,6 +162,10 @@ class TOKENPASS_EXPORT FailureThrottle {
   // before its secret was checked (so that concurrent guesses cannot pass the limit
   // while their secrets are hashed), which then matched.
   void forgive(const std::string& key);
+  // settle: a pending attempt of `key` failed (its failure stays counted).
+  void settle(const std::string& key);
+  // max_wait: how long attempt waits for pending attempts of the same key (default 2 s).
+  void set_max_wait(std::chrono::milliseconds max_wait) { max_wait_ = max_wait; }
 
  private:
   bool blocked_locked(const std::string& key, std::chrono::system_clock::time_point now,
@@ -164,8 +174,11 @@ class TOKENPASS_EXPORT FailureThrottle {
   std::size_t limit_;
   std::chrono::seconds window_;
   std::size_t max_keys_;
+  std::chrono::milliseconds max_wait_{2000};
   std::mutex mu_;
+  std::condition_variable ended_;  // a pending attempt ended
   std::map<std::string, std::deque<std::chrono::system_clock::time_point>> failures_;
+  std::map<std::string, std::size_t> pending_;  // attempts counted ahead, not yet ended
 };
 
 struct TokenEndpointOptions {
@@ -220,6 +233,9 @@ struct TokenEndpointOptions {
   std::chrono::seconds max_assertion_lifetime{300};
   // max_body_bytes: a larger request body is refused (invalid_request).
   std::size_t max_body_bytes = 64 * 1024;
+  // max_published_keys: keys in the JWKS at most (the signing key included), see
+  // TokenEndpoint::rotate_key.
+  std::size_t max_published_keys = 3;
   // Failed client authentications allowed per client id and per peer address in
   // `throttle_window` before further attempts get 429 (0: no limit).
   std::size_t throttle_per_client = 5;
@@ -233,6 +249,8 @@ struct TokenEndpointOptions {
   // log: one line per decision (issued, refused and why), for the service's log; never
   // a secret or a token.
   std::function<void(const std::string&)> log;
+  // observer: told about every request answered (endpoint, grant, outcome; metrics.h).
+  std::shared_ptr<Observer> observer;
 };
 
 struct TokenEndpointRequest {
@@ -284,8 +302,29 @@ class TOKENPASS_EXPORT TokenEndpoint {
 
   // metadata: the RFC 8414 document (JSON), from what is configured.
   const std::string& metadata() const noexcept;
-  // jwks: the public JWK set with the signing key (JSON).
-  const std::string& jwks() const noexcept;
+  // jwks: the public JWK set (JSON): the signing key first, then the keys published
+  // beside it (publish_key) and the previous signing keys (rotate_key). A copy: the set
+  // changes with rotation.
+  std::string jwks() const;
+
+  // publish_key: publishes `next`'s public half in the JWKS without signing with it
+  // yet, so that receivers hold it before the first token it signs (no unknown-kid
+  // fetch at rotation). rotate_key: `next` signs every token from now on; it stays first
+  // in the JWKS, and the keys that signed before stay published, so the tokens they
+  // signed keep verifying: retire them (retire_key) once those tokens have expired and
+  // receivers have refetched, i.e. after the longest token lifetime plus their JWKS TTL.
+  // At most TokenEndpointOptions::max_published_keys are published: publishing or
+  // rotating beyond that drops the oldest one that does not sign. Introspection accepts
+  // this endpoint's JWTs signed by any published key. Throw std::invalid_argument for a
+  // key that cannot sign (publish_key: with no public half), without a kid, or whose kid
+  // is already published with other key material. Thread-safe.
+  void publish_key(const Key& next);
+  void rotate_key(Key next);
+  // retire_key: stops publishing the key with `kid` (never the signing key). Returns
+  // whether one was published. Thread-safe.
+  bool retire_key(std::string_view kid);
+  // signing_kid: the kid of the key that signs now.
+  std::string signing_kid() const;
   const std::string& issuer() const noexcept;
   const std::string& token_endpoint() const noexcept;
   const std::string& jwks_uri() const noexcept;

@@ -14,6 +14,7 @@
 #include "tokenpass/jwk.h"        // IWYU pragma: export
 #include "tokenpass/jws.h"        // IWYU pragma: export
 #include "tokenpass/key_source.h" // IWYU pragma: export
+#include "tokenpass/metrics.h"    // IWYU pragma: export
 #include "tokenpass/propagation.h" // IWYU pragma: export
 #include "tokenpass/replay.h"     // IWYU pragma: export
 #include "tokenpass/spiffe.h"     // IWYU pragma: export

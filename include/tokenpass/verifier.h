@@ -23,6 +23,7 @@
 #include "tokenpass/jwk.h"
 #include "tokenpass/jws.h"
 #include "tokenpass/key_source.h"
+#include "tokenpass/metrics.h"
 #include "tokenpass/replay.h"
 
 namespace tokenpass {
@@ -30,6 +31,7 @@ namespace tokenpass {
 namespace internal {
 struct TokenData;
 class TokenCache;
+struct VerifyTrace;
 }  // namespace internal
 
 // Clock: where a policy reads the time. Tests pass a fixed one.
@@ -136,6 +138,10 @@ struct TOKENPASS_EXPORT Policy {
   std::vector<std::string> typ_if_present;
   std::vector<std::string> header_members;
   bool jwt_svid_keys = false;
+  // observer: told about every verify (VerifyEvent: issuer label, code, algorithm,
+  // cache hit, duration), the token cache, single-use checks and DPoP refusals
+  // (metrics.h). Null (the default): nothing is timed or reported.
+  std::shared_ptr<Observer> observer;
 
   // any_issuer / any_audience: the explicit way to skip those checks.
   Policy& any_issuer() {
@@ -246,11 +252,14 @@ class TOKENPASS_EXPORT Verifier {
   TokenCacheStats cache_stats() const;
 
  private:
-  Result<VerifiedToken> verify_unguarded(std::string_view compact, const Presented& presented) const;
+  Result<VerifiedToken> verify_unguarded(std::string_view compact, const Presented& presented,
+                                         internal::VerifyTrace* trace) const;
+  Result<VerifiedToken> verify_observed(std::string_view compact, const Presented& presented) const;
+  std::string_view issuer_label(std::string_view iss) const noexcept;
   Result<void> check_single_use(const Claims& claims) const;
   Result<void> check_binding(const Claims& claims, const Presented& presented, std::string_view compact) const;
   Result<VerifiedToken> verify_full(std::string_view compact, std::size_t hash,
-                                    const Presented& presented) const;
+                                    const Presented& presented, internal::VerifyTrace* trace) const;
   std::shared_ptr<const KeySource> keys_;
   Policy policy_;
   JwsVerifyOptions jws_options_;

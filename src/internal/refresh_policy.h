@@ -35,7 +35,8 @@ class RefreshPolicy {
   // ahead: at most half the TTL before it ends).
   TimePoint fresh_until() const { return fetched_at_ + ttl_ - std::min(opt_.refresh_ahead, ttl_ / 2); }
   // stale: past the TTL (served only while fetches fail, up to max_stale).
-  bool stale(TimePoint t) const { return t >= fetched_at_ + ttl_; }
+  bool stale(TimePoint t) const { return t >= expires_at(); }
+  TimePoint expires_at() const { return fetched_at_ + ttl_; }
   // may_fetch: the back-off after a failure has passed.
   bool may_fetch(TimePoint t) const { return t >= next_attempt_; }
 

@@ -5,7 +5,8 @@
 
 namespace tokenpass::internal {
 
-TokenCache::TokenCache(std::size_t max_entries, std::size_t max_bytes) {
+TokenCache::TokenCache(std::size_t max_entries, std::size_t max_bytes, std::shared_ptr<Observer> observer)
+    : observer_(std::move(observer)) {
   // Small caches get one shard (exact LRU); large ones up to 16, each with room for at
   // least 32 entries and 64 KiB, which request threads rarely want at the same time.
   std::size_t shards = 1;
@@ -28,23 +29,30 @@ std::size_t TokenCache::entry_bytes(const TokenData& d) {
 std::optional<TokenCache::Hit> TokenCache::find(std::string_view compact, std::size_t hash,
                                                 double now, std::uint64_t fixed_version) {
   Shard& s = shard_for(hash);
-  std::lock_guard<std::mutex> lock(s.mu);
-  purge_expired(s, now);
-  const auto range = s.index.equal_range(hash);
-  for (auto i = range.first; i != range.second; ++i) {
-    const List::iterator e = i->second;
-    if (e->data->compact != compact) continue;
-    if (fixed_version != 0 && !same_set(e->version, fixed_version)) {
-      drop(s, e);
-      ++s.evictions;
+  std::uint64_t dropped = 0;
+  std::optional<Hit> hit;
+  {
+    std::lock_guard<std::mutex> lock(s.mu);
+    dropped = purge_expired(s, now);
+    const auto range = s.index.equal_range(hash);
+    for (auto i = range.first; i != range.second; ++i) {
+      const List::iterator e = i->second;
+      if (e->data->compact != compact) continue;
+      if (fixed_version != 0 && !same_set(e->version, fixed_version)) {
+        drop(s, e);
+        ++s.evictions;
+        ++dropped;
+        break;
+      }
+      s.lru.splice(s.lru.begin(), s.lru, e);
+      ++s.hits;
+      hit = Hit{e->data, e->alg, e->version};
       break;
     }
-    s.lru.splice(s.lru.begin(), s.lru, e);
-    ++s.hits;
-    return Hit{e->data, e->alg, e->version};
+    if (!hit) ++s.misses;
   }
-  ++s.misses;
-  return std::nullopt;
+  evicted(dropped);
+  return hit;
 }
 
 void TokenCache::insert(std::size_t hash, std::shared_ptr<const TokenData> data, Alg alg,
@@ -54,8 +62,9 @@ void TokenCache::insert(std::size_t hash, std::shared_ptr<const TokenData> data,
   const std::size_t bytes = entry_bytes(*data);
   if (entries_per_shard_ == 0 || bytes > bytes_per_shard_) return;
   Shard& s = shard_for(hash);
-  std::lock_guard<std::mutex> lock(s.mu);
-  purge_expired(s, now);
+  std::uint64_t dropped = 0;
+  std::unique_lock<std::mutex> lock(s.mu);
+  dropped = purge_expired(s, now);
   // Another thread may have verified the same token meanwhile: keep one entry.
   const auto range = s.index.equal_range(hash);
   for (auto i = range.first; i != range.second; ++i) {
@@ -72,22 +81,30 @@ void TokenCache::insert(std::size_t hash, std::shared_ptr<const TokenData> data,
   while (s.lru.size() > entries_per_shard_ || s.bytes > bytes_per_shard_) {
     drop(s, std::prev(s.lru.end()));
     ++s.evictions;
+    ++dropped;
   }
+  lock.unlock();
+  evicted(dropped);
 }
 
 void TokenCache::refuse(std::size_t hash, const std::shared_ptr<const TokenData>& data) {
   Shard& s = shard_for(hash);
-  std::lock_guard<std::mutex> lock(s.mu);
-  --s.hits;
-  ++s.misses;
-  const auto range = s.index.equal_range(hash);
-  for (auto i = range.first; i != range.second; ++i) {
-    if (i->second->data == data) {
-      drop(s, i->second);
-      ++s.evictions;
-      return;
+  bool dropped = false;
+  {
+    std::lock_guard<std::mutex> lock(s.mu);
+    --s.hits;
+    ++s.misses;
+    const auto range = s.index.equal_range(hash);
+    for (auto i = range.first; i != range.second; ++i) {
+      if (i->second->data == data) {
+        drop(s, i->second);
+        ++s.evictions;
+        dropped = true;
+        break;
+      }
     }
   }
+  evicted(dropped ? 1 : 0);
 }
 
 TokenCacheStats TokenCache::stats() const {
@@ -117,11 +134,14 @@ void TokenCache::drop(Shard& s, List::iterator e) {
   s.lru.erase(e);
 }
 
-void TokenCache::purge_expired(Shard& s, double now) {
+std::uint64_t TokenCache::purge_expired(Shard& s, double now) {
+  std::uint64_t n = 0;
   while (!s.by_exp.empty() && s.by_exp.begin()->first <= now) {
     drop(s, s.by_exp.begin()->second);
     ++s.evictions;
+    ++n;
   }
+  return n;
 }
 
 }  // namespace tokenpass::internal

@@ -30,7 +30,8 @@ class TokenCache {
     std::uint64_t version;  // the KeySource version of the set that verified it
   };
 
-  TokenCache(std::size_t max_entries, std::size_t max_bytes);
+  // observer (may be null) hears of evictions, after the shard's lock is released.
+  TokenCache(std::size_t max_entries, std::size_t max_bytes, std::shared_ptr<Observer> observer = nullptr);
 
   // entry_bytes: what an entry counts against max_bytes: its token, kid and payload,
   // bookkeeping (the entry, the record, the nodes that index it, allocator overhead),
@@ -92,7 +93,13 @@ class TokenCache {
     return shards_[(hash >> 8) & (shard_count_ - 1)];
   }
   static void drop(Shard& s, List::iterator e);
-  static void purge_expired(Shard& s, double now);
+  // purge_expired returns how many entries it dropped.
+  static std::uint64_t purge_expired(Shard& s, double now);
+  void evicted(std::uint64_t n) const {
+    if (n != 0 && observer_) observer_->token_cache(CacheOutcome::eviction, n);
+  }
+
+  std::shared_ptr<Observer> observer_;
 
   std::unique_ptr<Shard[]> shards_;
   std::size_t shard_count_ = 1;

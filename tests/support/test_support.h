@@ -1,7 +1,12 @@
 // Shared helpers for the tests: data files, cached keys, tamper tools.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <cstddef>
+#include <functional>
+#include <memory>
+#include <thread>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -102,5 +107,34 @@ struct WeakRsa {
 };
 const WeakRsa& rsa_1024();
 }  // namespace ossl
+
+// ManualClock: time that moves only when the test says so, from `start` seconds after
+// the epoch; safe to read from any thread, and copies share one time.
+class ManualClock {
+ public:
+  using TimePoint = std::chrono::system_clock::time_point;
+  explicit ManualClock(long long start) : secs_(std::make_shared<std::atomic<long long>>(start)) {}
+  TimePoint now() const { return TimePoint(std::chrono::seconds(secs_->load())); }
+  void advance(std::chrono::seconds s) { *secs_ += s.count(); }
+  std::function<TimePoint()> fn() const {
+    auto secs = secs_;
+    return [secs] { return TimePoint(std::chrono::seconds(secs->load())); };
+  }
+
+ private:
+  std::shared_ptr<std::atomic<long long>> secs_;
+};
+
+// eventually: waits until `done()` holds. The 10 s deadline only keeps a broken build
+// from hanging; nothing is asserted about how long it took.
+template <class Pred>
+bool eventually(Pred done) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return true;
+}
 
 }  // namespace tp_test

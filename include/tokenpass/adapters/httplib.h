@@ -473,6 +473,18 @@ struct TokenEndpointMountOptions {
 // by the binding, at most `TokenEndpointOptions::max_body_bytes` + 1 bytes of it (the
 // endpoint refuses a larger one, and the connection is closed); other methods' bodies
 // are buffered by cpp-httplib up to the server's `set_payload_max_length`.
+// serve_metrics: GET `path` answers `metrics.render()` in the Prometheus text format.
+// The route is not protected: serve it where only the scraper reaches (a separate
+// port or listener, or a proxy that does not pass it on).
+inline void serve_metrics(httplib::Server& server, std::shared_ptr<const PrometheusMetrics> metrics,
+                          const std::string& path = "/metrics") {
+  if (!metrics) throw std::invalid_argument("tokenpass::serve_metrics: no metrics");
+  server.Get(path, [metrics](const httplib::Request&, httplib::Response& res) {
+    res.set_header("Cache-Control", "no-store");
+    res.set_content(metrics->render(), std::string(PrometheusMetrics::content_type));
+  });
+}
+
 inline void mount_token_endpoint(httplib::Server& server, std::shared_ptr<const TokenEndpoint> endpoint,
                                  TokenEndpointMountOptions options = {}) {
   const auto path_of = [](const std::string& url) {

@@ -65,6 +65,7 @@ class TOKENPASS_EXPORT RedisReplayStore final : public ReplayStore {
   // a timeout, an error reply), in which case nothing is known to be recorded.
   Result<void> first_use(std::string_view issuer, std::string_view jti,
                          std::chrono::system_clock::time_point expires) const override;
+  std::string_view kind() const noexcept override { return "redis"; }
 
   RedisReplayStoreStats stats() const;
 
