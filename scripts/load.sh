@@ -26,7 +26,7 @@
 # Usage: scripts/load.sh [--duration SECONDS] [--connections N] [--threads N]
 #                        [--faults all|outage,rotation,flood,redis] [--outage SECONDS]
 #                        [--short] [--soak SECONDS]
-#   --short        what the test suite runs: short runs, a 10 s outage
+#   --short        what the test suite runs: 5 s runs (more around faults), a 10 s outage
 #   --soak S       one long run of S seconds; RSS sampled every tenth of it
 # TOKENPASS_LOAD_BUILD=DIR: use the programs of a build tree made already (the test run
 # does) instead of building build/load (Release). TOKENPASS_LOAD_KEEP=1: keep the logs.
@@ -50,7 +50,7 @@ while [ $# -gt 0 ]; do
     --faults) faults=$2; shift 2 ;;
     --outage) outage=$2; shift 2 ;;
     --soak) soak=$2; shift 2 ;;
-    --short) duration=10; outage=10; connections=8; shift ;;
+    --short) duration=5; outage=10; connections=8; shift ;;
     -h|--help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "load.sh: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -246,7 +246,7 @@ if has_fault outage; then
   echo "== fault: the token service stopped for $outage s"
   stale_before=0
   for s in "${services[@]}"; do stale_before=$((stale_before + $(metric "${service_url[$s]}" tokenpass_jwks_stale_serves_total))); done
-  run_wrk outage $((outage + 15)) "$gateway" "$tokens" &
+  run_wrk outage $((outage + 10)) "$gateway" "$tokens" &
   wrk_pid=$!
   sleep 5
   kill "${service_pid[token_service]}"

@@ -3,8 +3,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <mutex>
@@ -20,6 +23,7 @@
 #include "tokenpass/jwk.h"
 #include "tokenpass/jws.h"
 #include "tokenpass/key_source.h"
+#include "tokenpass/metrics.h"
 #include "tokenpass/replay.h"
 #include "tokenpass/verifier.h"
 #ifdef TOKENPASS_CLI_HAS_REDIS
@@ -43,7 +47,7 @@ constexpr const char* kUsage =
     "                         [--dpop-max-age SECONDS]]\n"
     "                        [--claim POINTER=JSON]... [--claim-contains POINTER=JSON]...\n"
     "                        [--role ROLE]... [--roles-path POINTER]... [--jwt-svid SPIFFE_ID]...\n"
-    "                        [--cnf-forwarded FORMAT=VALUE] [TOKEN|-]\n"
+    "                        [--cnf-forwarded FORMAT=VALUE] [--metrics FILE] [TOKEN|-]\n"
     "       tokenpass verify (--jwks-url URL | --issuer-url URL) [--allow-http] [--timeout SECONDS]\n"
     "                        [...]\n"
     "\n"
@@ -101,7 +105,30 @@ constexpr const char* kUsage =
     "                    \"use\": \"jwt-svid\" (a SPIFFE bundle) verify\n"
     "  --cnf-forwarded FORMAT=VALUE  instead of --cnf-cert: the certificate as a proxy\n"
     "                    forwarded it; FORMAT client-cert (RFC 9440 :base64 DER:), xfcc\n"
-    "                    (Envoy x-forwarded-client-cert) or escaped-pem (nginx)\n";
+    "                    (Envoy x-forwarded-client-cert) or escaped-pem (nginx)\n"
+    "\n"
+    "Metrics:\n"
+    "  --metrics FILE    after the check, write what it observed in the Prometheus text\n"
+    "                    format to FILE (- for stderr): the verify's outcome and time, the\n"
+    "                    key set fetch (with --jwks-url/--issuer-url), single-use checks;\n"
+    "                    e.g. for node_exporter's textfile collector\n";
+
+// write_metrics: `metrics` rendered to `path` (- for stderr), written whole or not at all
+// (a textfile collector must never read half a file).
+void write_metrics(const PrometheusMetrics& metrics, const std::string& path) {
+  const std::string text = metrics.render();
+  if (path == "-") {
+    std::cerr << text;
+    return;
+  }
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << text;
+    if (!out) usage_error("--metrics: cannot write " + tmp);
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) usage_error("--metrics: cannot write " + path);
+}
 
 // claim_option: POINTER=JSON of --claim and --claim-contains.
 std::pair<std::string, nlohmann::json> claim_option(const char* name, const std::string& value) {
@@ -153,7 +180,7 @@ void check_url(const char* option, const std::string& url, bool allow_http) {
               (allow_http ? " or an http:// URL" : " (http:// needs --allow-http)"));
 }
 
-OpenedKeys open_remote(const KeySpec& spec, bool jwt_svid) {
+OpenedKeys open_remote(const KeySpec& spec, bool jwt_svid, const std::shared_ptr<Observer>& observer) {
   const char* option = spec.jwks_url ? "--jwks-url" : "--issuer-url";
   const std::string& url = spec.jwks_url ? *spec.jwks_url : *spec.issuer_url;
   check_url(option, url, spec.allow_http);
@@ -167,17 +194,22 @@ OpenedKeys open_remote(const KeySpec& spec, bool jwt_svid) {
   options.max_body_bytes = 1024 * 1024;
   // --jwt-svid: the URL serves a SPIFFE bundle (its jwt-svid keys, spiffe_sequence).
   options.spiffe_bundle = jwt_svid;
+  options.observer = observer;
   // Why a fetch failed, for the exit-2 message (the fetching thread reports it; it may
   // outlive this function, so the record is shared).
   struct LastFailure {
     std::mutex mu;
+    std::condition_variable cv;
     std::string detail;
   };
   const auto last_failure = std::make_shared<LastFailure>();
   options.on_event = [last_failure](const RemoteJwksEvent& e) {
     if (e.kind != RemoteJwksEvent::Kind::fetch_failed) return;
-    std::lock_guard<std::mutex> lock(last_failure->mu);
-    last_failure->detail = e.detail;
+    {
+      std::lock_guard<std::mutex> lock(last_failure->mu);
+      last_failure->detail = e.detail;
+    }
+    last_failure->cv.notify_all();
   };
   const auto http = std::make_shared<HttplibClient>();
   std::shared_ptr<RemoteJwks> remote;
@@ -194,7 +226,11 @@ OpenedKeys open_remote(const KeySpec& spec, bool jwt_svid) {
   if (auto ok = remote->prefetch(options.timeout); !ok) {
     std::string why;
     {
-      std::lock_guard<std::mutex> lock(last_failure->mu);
+      // The fetching thread reports a failure just after it releases the waiters: give
+      // its report a moment to arrive (else the message would miss the reason).
+      std::unique_lock<std::mutex> lock(last_failure->mu);
+      last_failure->cv.wait_for(lock, std::chrono::milliseconds(500),
+                                [&] { return !last_failure->detail.empty(); });
       why = last_failure->detail;
     }
     usage_error(std::string(option) + ": the JWK set could not be fetched from " + remote->url() + " (" +
@@ -208,8 +244,8 @@ OpenedKeys open_remote(const KeySpec& spec, bool jwt_svid) {
 #endif
 }
 
-OpenedKeys open_keys(const KeySpec& spec, bool jwt_svid) {
-  if (!spec.key_file) return open_remote(spec, jwt_svid);
+OpenedKeys open_keys(const KeySpec& spec, bool jwt_svid, const std::shared_ptr<Observer>& observer) {
+  if (!spec.key_file) return open_remote(spec, jwt_svid, observer);
   KeyFile file = load_key_file(*spec.key_file);
   std::vector<Key> keys;
   bool any_verifies = false;
@@ -360,7 +396,8 @@ int run_verify(const std::vector<std::string>& argv) {
                                  {"--role", true, true},
                                  {"--roles-path", true, true},
                                  {"--jwt-svid", true, true},
-                                 {"--cnf-forwarded"}},
+                                 {"--cnf-forwarded"},
+                                 {"--metrics"}},
                                 /*max_positionals=*/1);
   if (args.help()) {
     std::cout << kUsage;
@@ -487,7 +524,15 @@ int run_verify(const std::vector<std::string>& argv) {
   if (spec.key_file && *spec.key_file == "-" && (!args.positional() || *args.positional() == "-")) {
     usage_error("--key and the token cannot both be stdin");
   }
-  const OpenedKeys keys = open_keys(spec, args.has("--jwt-svid"));
+  // --metrics: the verify, the key fetch and single-use checks observed, written after.
+  std::shared_ptr<PrometheusMetrics> metrics;
+  const auto metrics_file = args.get("--metrics");
+  if (metrics_file) {
+    if (payload_only) usage_error("--payload-only checks no claims: it cannot be combined with --metrics");
+    metrics = std::make_shared<PrometheusMetrics>();
+    policy.observer = metrics;
+  }
+  const OpenedKeys keys = open_keys(spec, args.has("--jwt-svid"), metrics);
   if (spec.issuer_url) {
     // cli-contract: with --issuer-url the token's `iss` must equal URL too.
     const std::string expected = *spec.issuer_url;
@@ -513,6 +558,7 @@ int run_verify(const std::vector<std::string>& argv) {
     presented.dpop = &dpop_request;
   }
   auto verified = verifier.verify(token, presented);
+  if (metrics) write_metrics(*metrics, *metrics_file);
   if (!verified) {
     explain_not_found(verified.error(), keys, token_kid(token, verifier.policy().max_token_size));
     fail(std::move(verified).error());

@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -72,9 +73,34 @@ def main():
     good = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=good.serve_forever, daemon=True).start()
     try:
-        r.check("the control: a server that answers in time", ["verify", "--jwks-url", "http://127.0.0.1:%d/jwks"
-                                                               % good.server_address[1], "--allow-http",
+        url = "http://127.0.0.1:%d/jwks" % good.server_address[1]
+        r.check("the control: a server that answers in time", ["verify", "--jwks-url", url, "--allow-http",
                                                                "--timeout", "1", token], 0)
+        # --metrics: the verify and the fetch in the Prometheus text format, which
+        # promtool accepts; written for a refusal too (exit 1).
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "tokenpass.prom")
+            r.check("--metrics FILE: exit 0", ["verify", "--jwks-url", url, "--allow-http", "--metrics", path,
+                                               token], 0)
+            text = open(path).read()
+            r.ok("--metrics: the verify was counted",
+                 'tokenpass_verify_total{issuer="other",result="allowed",reason="ok"} 1' in text, text)
+            r.ok("--metrics: the fetch was counted",
+                 'tokenpass_jwks_fetch_total{issuer="%s",outcome="success"} 1' % url in text, text)
+            r.ok("--metrics: a duration histogram", "tokenpass_verify_duration_seconds_count" in text, text)
+            lint = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True)
+            r.ok("--metrics: promtool check metrics passes", lint.returncode == 0, lint.stdout + lint.stderr)
+            other = jws(make_key("ES256"), "ES256", {"sub": "x"})
+            r.check("--metrics with a refused token: exit 1", ["verify", "--jwks-url", url, "--allow-http",
+                                                               "--metrics", path, other], 1, code="bad_signature")
+            text = open(path).read()
+            r.ok("--metrics: the refusal was counted with its code",
+                 'result="denied",reason="bad_signature"' in text, text)
+            r.check("--metrics - writes to stderr", ["verify", "--jwks-url", url, "--allow-http", "--metrics", "-",
+                                                     token], 0,
+                    expect=lambda out: b"tokenpass_verify_total" not in out)
+            r.check("--metrics with --payload-only: a usage error", ["verify", "--jwks-url", url, "--allow-http",
+                                                                     "--metrics", path, "--payload-only", token], 2)
     finally:
         good.shutdown()
     r.check("--timeout 0 is a usage error", ["verify", "--jwks-url", "https://x.example/jwks", "--timeout", "0",
