@@ -88,6 +88,9 @@ class PublishedKeys final : public tokenpass::KeySource {
 Server::Server(const Tls& tls, tokenpass::ClientCertificates callers) : tls_(tls.on()) {
   if (!tls.on()) {
     http_ = std::make_unique<httplib::Server>();
+    // Answers go out at once, not after the caller's delayed ACK (make_tls_server does
+    // the same for HTTPS).
+    http_->set_tcp_nodelay(true);
     return;
   }
   tokenpass::TlsServerOptions o;
