@@ -7,9 +7,11 @@
 // whose signatures are randomised: ECDSA, PSS) are fixed, so that counts repeat
 // exactly from run to run.
 //   tokenpass_instructions MODE ALG [N]
-//     MODE: floor-verify, verify, verify-cached, verify-jws, floor-sign, sign,
+//     MODE: floor-verify, verify, verify-observed (verify with Policy::observer set to
+//           a PrometheusMetrics), verify-cached, verify-jws, floor-sign, sign,
 //           floor-issue, issue (Issuer::issue of an access token's claims; floor:
-//           IssueFloor; the jti is random, its length fixed),
+//           IssueFloor; the jti is random, its length fixed), floor-issue-norand
+//           (IssueFloor with a fixed jti: no RAND_bytes),
 //           print-token (prints a fresh token for the constants below)
 //     ALG:  HS256, RS256, PS256, ES256, EdDSA
 #include <chrono>
@@ -195,7 +197,7 @@ int main(int argc, char** argv) {
                                                      signature);
     op = [](void* a) { return static_cast<tokenpass_bench::Floor*>(a)->once(); };
     arg = floor.get();
-  } else if (mode == "floor-issue") {
+  } else if (mode == "floor-issue" || mode == "floor-issue-norand") {
     floor = std::make_unique<tokenpass_bench::Floor>(*alg, pkey, std::string(kSecret), true,
                                                      signing_input, signature);
     const std::string header = R"({"alg":")" + std::string(tokenpass::to_string(*alg)) +
@@ -204,7 +206,8 @@ int main(int argc, char** argv) {
         *floor, *alg, header,
         tokenpass_bench::IssueFloor::Claims{"orders-api", "web-frontend",
                                             "orders:read orders:write", "user-4711",
-                                            "https://auth.example.com", 300});
+                                            "https://auth.example.com", 300},
+        /*random_jti=*/mode == "floor-issue");
     op = [](void* a) { return !static_cast<tokenpass_bench::IssueFloor*>(a)->once().empty(); };
     arg = issue_floor.get();
   } else if (mode == "issue") {
@@ -222,11 +225,12 @@ int main(int argc, char** argv) {
       return static_cast<bool>(v->issuer->issue(*v->claims));
     };
     arg = &issue_arg;
-  } else if (mode == "verify" || mode == "verify-cached") {
+  } else if (mode == "verify" || mode == "verify-cached" || mode == "verify-observed") {
     tokenpass::Policy p = policy();
     if (mode == "verify-cached") {
       p.cache.max_entries = 1000;
     }
+    if (mode == "verify-observed") p.observer = std::make_shared<tokenpass::PrometheusMetrics>();
     verifier = std::make_unique<tokenpass::Verifier>(tokenpass::KeySet({s.verify_key}), p);
     verify_arg.verifier = verifier.get();
     op = [](void* a) {

@@ -10,6 +10,15 @@
 //                   iat, exp and a random jti; typ at+jwt); floor: the same token made on
 //                   raw OpenSSL (IssueFloor: RAND_bytes, snprintf, base64url, the
 //                   signature operation)
+//   issue-norand-floor  (only with --ops) the same Issuer::issue; floor: IssueFloor
+//                   with a fixed jti, no RAND_bytes (all of the floor above but the
+//                   jti's randomness, which the Issuer still pays for)
+//   verify-observed (only with --ops) verify as above with Policy::observer set to a
+//                   tokenpass::PrometheusMetrics; floor: the signature check. Then the
+//                   observer's cost itself: verify with the observer against verify
+//                   without one (the plain `verify` Verifier), alternating in rounds
+//                   the same way, printed as
+//                     bench: observer ALG THREADS with/without=R cpu=R
 //   verify-miss     (only with --ops) Verifier::verify with Policy::cache on, of tokens
 //                   it has not kept (256 tokens through a 64-entry cache): a first
 //                   sight that also pays for the cache; floor: the signature check
@@ -23,8 +32,8 @@
 // Besides the table, one line per measurement, for scripts:
 //   bench: OP ALG THREADS tokenpass=OPS/s floor=OPS/s ratio=R
 //
-//   tokenpass_bench [--algs=HS256,RS256] [--ops=verify,sign,issue] [--threads=1,2]
-//                   [--rounds=31] [--time=0.05]
+//   tokenpass_bench [--algs=HS256,RS256] [--ops=verify,verify-observed,sign,issue]
+//                   [--threads=1,2] [--rounds=31] [--time=0.05]
 //   tokenpass_bench --gbench [Google Benchmark flags]   per-call latency, one thread
 #include <benchmark/benchmark.h>
 
@@ -80,6 +89,10 @@ struct Fixture {
   std::unique_ptr<tokenpass::Issuer> issuer{};
   tokenpass::ClaimsBuilder issue_claims{};
   std::unique_ptr<IssueFloor> issue_floor{};
+  std::unique_ptr<IssueFloor> issue_norand_floor{};  // a fixed jti: no RAND_bytes
+  // For verify-observed, made on first use (observed_verifier).
+  std::unique_ptr<tokenpass::Verifier> observed_verifier{};
+  std::shared_ptr<tokenpass::PrometheusMetrics> metrics{};
 };
 
 // Keys are made once per type: RS* and PS* share an RSA key, as a real issuer might.
@@ -161,15 +174,38 @@ void prepare_issue(Fixture& f) {
       .scopes({"orders:read", "orders:write"});
   const std::string header = R"({"alg":")" + std::string(tokenpass::to_string(f.alg)) +
                              R"(","kid":")" + f.key.kid() + R"(","typ":"at+jwt"})";
-  f.issue_floor = std::make_unique<IssueFloor>(
-      *f.sign_floor, f.alg, header,
-      IssueFloor::Claims{"orders-api", "web-frontend", "orders:read orders:write", "user-4711",
-                         "https://auth.example.com", 300});
+  const IssueFloor::Claims claims{"orders-api", "web-frontend", "orders:read orders:write",
+                                  "user-4711", "https://auth.example.com", 300};
+  f.issue_floor = std::make_unique<IssueFloor>(*f.sign_floor, f.alg, header, claims);
+  f.issue_norand_floor =
+      std::make_unique<IssueFloor>(*f.sign_floor, f.alg, header, claims, /*random_jti=*/false);
   const std::string ours = f.issuer->issue(f.issue_claims).value();
-  const std::string floor = f.issue_floor->once();
-  if (ours.size() != floor.size() || !f.verifier->verify(ours) || !f.verifier->verify(floor)) {
-    throw std::runtime_error("bench: the issued tokens differ in size or do not verify");
+  for (const std::string& floor : {f.issue_floor->once(), f.issue_norand_floor->once()}) {
+    if (ours.size() != floor.size() || !f.verifier->verify(ours) || !f.verifier->verify(floor)) {
+      throw std::runtime_error("bench: the issued tokens differ in size or do not verify");
+    }
   }
+}
+
+// observed_verifier: the plain Verifier's keys and policy, with a PrometheusMetrics as
+// the observer (a service's /metrics).
+tokenpass::Verifier& observed_verifier(Fixture& f) {
+  if (!f.observed_verifier) {
+    f.metrics = std::make_shared<tokenpass::PrometheusMetrics>();
+    tokenpass::Policy p = policy();
+    p.observer = f.metrics;
+    f.observed_verifier =
+        std::make_unique<tokenpass::Verifier>(tokenpass::KeySet({f.verify_key}), p);
+    for (const auto& t : f.tokens) {
+      if (!f.observed_verifier->verify(t)) {
+        throw std::runtime_error("bench: a token does not verify");
+      }
+    }
+    if (f.metrics->render().find("tokenpass_verify_total") == std::string::npos) {
+      throw std::runtime_error("bench: the observer heard nothing");
+    }
+  }
+  return *f.observed_verifier;
 }
 
 // JwksClient: an HttpClient that answers every request with one JWK set.
@@ -331,6 +367,11 @@ void BM_verify(benchmark::State& st, Alg alg) {
   Fixture& f = fixture(alg);
   for (auto _ : st) benchmark::DoNotOptimize(f.verifier->verify(f.tokens[0]));
 }
+void BM_verify_observed(benchmark::State& st, Alg alg) {
+  Fixture& f = fixture(alg);
+  const tokenpass::Verifier& v = observed_verifier(f);
+  for (auto _ : st) benchmark::DoNotOptimize(v.verify(f.tokens[0]));
+}
 void BM_verify_cached(benchmark::State& st, Alg alg) {
   Fixture& f = fixture(alg);
   for (auto _ : st) benchmark::DoNotOptimize(f.cached_verifier->verify(f.tokens[0]));
@@ -354,6 +395,11 @@ void BM_floor_issue(benchmark::State& st, Alg alg) {
   prepare_issue(f);
   for (auto _ : st) benchmark::DoNotOptimize(f.issue_floor->once());
 }
+void BM_floor_issue_norand(benchmark::State& st, Alg alg) {
+  Fixture& f = fixture(alg);
+  prepare_issue(f);
+  for (auto _ : st) benchmark::DoNotOptimize(f.issue_norand_floor->once());
+}
 void BM_issue(benchmark::State& st, Alg alg) {
   Fixture& f = fixture(alg);
   prepare_issue(f);
@@ -365,11 +411,14 @@ int gbench(int argc, char** argv, const std::vector<Alg>& algs) {
     const std::string a(tokenpass::to_string(alg));
     benchmark::RegisterBenchmark(("floor_verify/" + a).c_str(), BM_floor_verify, alg);
     benchmark::RegisterBenchmark(("verify/" + a).c_str(), BM_verify, alg);
+    benchmark::RegisterBenchmark(("verify_observed/" + a).c_str(), BM_verify_observed, alg);
     benchmark::RegisterBenchmark(("verify_cached/" + a).c_str(), BM_verify_cached, alg);
     benchmark::RegisterBenchmark(("verify_jws/" + a).c_str(), BM_verify_jws, alg);
     benchmark::RegisterBenchmark(("floor_sign/" + a).c_str(), BM_floor_sign, alg);
     benchmark::RegisterBenchmark(("sign/" + a).c_str(), BM_sign, alg);
     benchmark::RegisterBenchmark(("floor_issue/" + a).c_str(), BM_floor_issue, alg);
+    benchmark::RegisterBenchmark(("floor_issue_norand/" + a).c_str(), BM_floor_issue_norand,
+                                 alg);
     benchmark::RegisterBenchmark(("issue/" + a).c_str(), BM_issue, alg);
   }
   benchmark::Initialize(&argc, argv);
@@ -430,6 +479,7 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
 
   std::vector<Result> results;
+  std::vector<Result> observer_results;  // verify with an observer / without
   const std::string payload = claims_json();
   for (const Alg alg : algs) {
     Fixture& f = fixture(alg);
@@ -440,6 +490,12 @@ int main(int argc, char** argv) {
         if (op == "verify") {
           tp = [&f](int t) {
             return static_cast<bool>(f.verifier->verify(f.tokens[static_cast<std::size_t>(t)]));
+          };
+          floor = [&f](int) { return f.verify_floor->once(); };
+        } else if (op == "verify-observed") {
+          tokenpass::Verifier& v = observed_verifier(f);
+          tp = [&f, &v](int t) {
+            return static_cast<bool>(v.verify(f.tokens[static_cast<std::size_t>(t)]));
           };
           floor = [&f](int) { return f.verify_floor->once(); };
         } else if (op == "verify-cached") {
@@ -478,6 +534,10 @@ int main(int argc, char** argv) {
           prepare_issue(f);
           tp = [&f](int) { return static_cast<bool>(f.issuer->issue(f.issue_claims)); };
           floor = [&f](int) { return !f.issue_floor->once().empty(); };
+        } else if (op == "issue-norand-floor") {
+          prepare_issue(f);
+          tp = [&f](int) { return static_cast<bool>(f.issuer->issue(f.issue_claims)); };
+          floor = [&f](int) { return !f.issue_norand_floor->once().empty(); };
         } else {
           std::fprintf(stderr, "unknown op %s\n", op.c_str());
           return 2;
@@ -488,16 +548,39 @@ int main(int argc, char** argv) {
                     std::string(tokenpass::to_string(r.alg)).c_str(), r.threads, r.tokenpass,
                     r.floor, r.ratio);
         std::fflush(stdout);
+        if (op == "verify-observed") {
+          // The observer's own cost: the same verify with and without it, head to head.
+          const Op without = [&f](int t) {
+            return static_cast<bool>(f.verifier->verify(f.tokens[static_cast<std::size_t>(t)]));
+          };
+          observer_results.push_back(
+              measure("observer", alg, threads, tp, without, rounds, seconds));
+          const Result& o = observer_results.back();
+          std::printf("bench: observer %s %d with/without=%.3f cpu=%.3f\n",
+                      std::string(tokenpass::to_string(o.alg)).c_str(), o.threads, o.ratio,
+                      o.ratio_cpu);
+          std::fflush(stdout);
+        }
       }
     }
   }
 
-  std::printf("\n%-14s %-8s %3s %14s %14s %7s %9s\n", "op", "alg", "thr", "tokenpass/s",
+  std::printf("\n%-18s %-8s %3s %14s %14s %7s %9s\n", "op", "alg", "thr", "tokenpass/s",
               "floor/s", "ratio", "ratio-cpu");
   for (const Result& r : results) {
-    std::printf("%-14s %-8s %3d %14.0f %14.0f %7.2f %9.2f\n", r.op.c_str(),
+    std::printf("%-18s %-8s %3d %14.0f %14.0f %7.2f %9.2f\n", r.op.c_str(),
                 std::string(tokenpass::to_string(r.alg)).c_str(), r.threads, r.tokenpass, r.floor,
                 r.ratio, r.ratio_cpu);
+  }
+  if (!observer_results.empty()) {
+    std::printf("\nobserver cost: verify with a PrometheusMetrics observer / without one\n");
+    std::printf("%-8s %3s %14s %14s %12s %9s\n", "alg", "thr", "with/s", "without/s",
+                "with/without", "cpu");
+    for (const Result& o : observer_results) {
+      std::printf("%-8s %3d %14.0f %14.0f %12.3f %9.3f\n",
+                  std::string(tokenpass::to_string(o.alg)).c_str(), o.threads, o.tokenpass,
+                  o.floor, o.ratio, o.ratio_cpu);
+    }
   }
   // Scaling: throughput with the most threads over throughput with one.
   if (thread_counts.size() > 1) {
@@ -513,7 +596,7 @@ int main(int argc, char** argv) {
       if (a.threads != lo) continue;
       for (const Result& b : results) {
         if (b.threads == hi && b.op == a.op && b.alg == a.alg) {
-          std::printf("%-14s %-8s wall %.2fx %.2fx   cpu %.2fx %.2fx\n", a.op.c_str(),
+          std::printf("%-18s %-8s wall %.2fx %.2fx   cpu %.2fx %.2fx\n", a.op.c_str(),
                       std::string(tokenpass::to_string(a.alg)).c_str(), b.tokenpass / a.tokenpass,
                       b.floor / a.floor, b.tokenpass_cpu / a.tokenpass_cpu,
                       b.floor_cpu / a.floor_cpu);

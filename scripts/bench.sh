@@ -2,12 +2,16 @@
 # Builds the benchmarks in Release (build/bench; Google Benchmark from libbenchmark-dev)
 # and runs tokenpass_bench: throughput of verify (first sight), verify-cached and sign,
 # each beside the raw OpenSSL floor measured in the same run, for every algorithm, with
-# 1 and 2 threads; with --ops also verify-miss, verify-remote and issue (Issuer::issue
-# beside the same token made on raw OpenSSL). Prints a table and, for scripts, one line
-# per measurement:
+# 1 and 2 threads; with --ops also verify-miss, verify-remote, issue (Issuer::issue
+# beside the same token made on raw OpenSSL), issue-norand-floor (the same beside a
+# floor whose jti is fixed: no RAND_bytes) and verify-observed (verify with a
+# PrometheusMetrics as Policy::observer, then head to head with plain verify). Prints a
+# table and, for scripts, one line per measurement:
 #   bench: OP ALG THREADS tokenpass=OPS/s floor=OPS/s ratio=R
+#   bench: observer ALG THREADS with/without=R cpu=R        (verify-observed only)
 # Usage:
-#   scripts/bench.sh [--algs=HS256,RS256] [--ops=verify,verify-cached,sign,issue]
+#   scripts/bench.sh [--algs=HS256,RS256]
+#                    [--ops=verify,verify-cached,sign,issue,issue-norand-floor,verify-observed]
 #                    [--threads=1,2] [--rounds=31] [--time=0.05]
 #   scripts/bench.sh --gbench [--benchmark_filter=RS256]   Google Benchmark latencies
 # It runs at nice -5 where allowed. Other load on the machine still shows in the

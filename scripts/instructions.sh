@@ -5,9 +5,12 @@
 # Prints instructions per operation and the ratio floor / tokenpass (1.00: no
 # overhead), and one line per comparison:
 #   instructions: OP ALG tokenpass=I floor=I ratio=R
-# OP is verify (floor: the signature check), verify-cached (floor: the HS256 check) or
-# sign. Keys and randomised signatures are fixed in the program, so that a build gives
-# the same counts on every run.
+# OP is verify (floor: the signature check), verify-cached (floor: the HS256 check),
+# verify-observed (verify with a PrometheusMetrics as Policy::observer; floor: the
+# signature check) or sign; and, for the observer's own cost, one line per algorithm:
+#   instructions: observer ALG with=I without=I ratio=R   (without / with)
+# Keys and randomised signatures are fixed in the program, so that a build gives the
+# same counts on every run.
 #   scripts/instructions.sh [N] [ALG...]    (default: 200 HS256 RS256 PS256 ES256 EdDSA)
 # Environment: TOKENPASS_BENCH_BUILD_DIR (default build/bench), TOKENPASS_BENCH_JOBS.
 set -euo pipefail
@@ -42,18 +45,22 @@ ratio() { awk -v f="$1" -v t="$2" 'BEGIN { printf "%.3f", f / t }'; }
 
 hs_floor=$(count floor-verify HS256)
 lines=()
-printf '%-8s %12s %12s %7s | %12s %7s | %12s %12s %7s\n' alg verify floor ratio cached \
-  "vs HS256" sign floor ratio
+printf '%-8s %12s %12s %7s | %12s %7s | %12s %12s %7s | %12s %7s\n' alg verify floor ratio \
+  cached "vs HS256" sign floor ratio observed "w/o / w"
 for alg in "${algs[@]}"; do
   fv=$(count floor-verify "$alg")
   v=$(count verify "$alg")
   c=$(count verify-cached "$alg")
   fs=$(count floor-sign "$alg")
   s=$(count sign "$alg")
-  printf '%-8s %12d %12d %7s | %12d %7s | %12d %12d %7s\n' "$alg" "$v" "$fv" "$(ratio "$fv" "$v")" \
-    "$c" "$(ratio "$hs_floor" "$c")" "$s" "$fs" "$(ratio "$fs" "$s")"
+  o=$(count verify-observed "$alg")
+  printf '%-8s %12d %12d %7s | %12d %7s | %12d %12d %7s | %12d %7s\n' "$alg" "$v" "$fv" \
+    "$(ratio "$fv" "$v")" "$c" "$(ratio "$hs_floor" "$c")" "$s" "$fs" "$(ratio "$fs" "$s")" \
+    "$o" "$(ratio "$v" "$o")"
   lines+=("instructions: verify $alg tokenpass=$v floor=$fv ratio=$(ratio "$fv" "$v")")
   lines+=("instructions: verify-cached $alg tokenpass=$c floor=$hs_floor ratio=$(ratio "$hs_floor" "$c")")
   lines+=("instructions: sign $alg tokenpass=$s floor=$fs ratio=$(ratio "$fs" "$s")")
+  lines+=("instructions: verify-observed $alg tokenpass=$o floor=$fv ratio=$(ratio "$fv" "$o")")
+  lines+=("instructions: observer $alg with=$o without=$v ratio=$(ratio "$v" "$o")")
 done
 printf '%s\n' "${lines[@]}"

@@ -8,12 +8,11 @@
 #include <string_view>
 #include <utility>
 
-#include <openssl/rand.h>
-
 #include "internal/base64url.h"
 #include "internal/jws_impl.h"
 #include "internal/key_data.h"
 #include "internal/openssl.h"
+#include "internal/random.h"
 #include "internal/registered.h"
 #include "internal/signature.h"
 
@@ -147,9 +146,10 @@ Result<std::string> Issuer::issue(const ClaimsBuilder& claims) const {
     const bool add_aud = !options_.audience.empty() && !given->contains("aud");
     const bool add_jti = options_.generate_jti && !given->contains("jti");
 
+    // The jti's bytes come from this thread's block of RAND_bytes output (one call per
+    // 256 jtis, fork-safe: internal/random.h), not from a RAND_bytes call of their own.
     unsigned char jti[16];
-    if (add_jti && RAND_bytes(jti, sizeof jti) != 1) {
-      internal::clear_openssl_errors();
+    if (add_jti && !internal::buffered_random_bytes(jti, sizeof jti)) {
       return make_error(errc::internal_error, "internal error while issuing");
     }
 
