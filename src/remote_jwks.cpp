@@ -44,7 +44,6 @@ struct RemoteJwks::State {
   bool fetching = false;
   bool in_send = false;  // the worker waits for the peer (HttpClient::send)
   std::uint64_t generation = 0;  // completed fetch attempts
-  TimePoint policy_confirmed{};  // when the held set was last fetched or confirmed (304)
   RemoteJwksStats stats;
   bool stop = false;
   mutable std::condition_variable worker_cv;
@@ -109,7 +108,7 @@ struct RemoteJwks::State {
       const RemoteJwksEvent event = fetch(etag_now);
       lock.lock();
       const std::size_t held = keys ? keys->size() : 0;
-      const TimePoint confirmed = policy_confirmed;
+      const TimePoint confirmed = policy.confirmed_at();
       if (stop) return;
       fetching = false;
       ++generation;
@@ -159,12 +158,10 @@ struct RemoteJwks::State {
         set_version = KeySource::next_version();
         etag = std::move(answer.etag);
         policy.fetched(t, answer.ttl);
-        policy_confirmed = t;
         changed_locked();
         return {RemoteJwksEvent::Kind::fetched, answer.detail};
       case internal::JwksAnswer::Kind::not_modified:
         policy.not_modified(t, answer.ttl);
-        policy_confirmed = t;
         changed_locked();
         ++stats.not_modified;
         return {RemoteJwksEvent::Kind::not_modified, answer.detail};

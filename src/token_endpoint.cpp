@@ -363,8 +363,7 @@ struct TokenEndpoint::State {
     Key key;
     Issuer cc_issuer;
     Issuer exchange_issuer;
-    std::vector<Key> published;  // public halves, the signing key's first
-    KeySet published_set;
+    KeySet published;  // public halves, the signing key's first
     std::string jwks;
   };
   std::shared_ptr<const Signing> signing;
@@ -379,13 +378,11 @@ struct TokenEndpoint::State {
     Issuer cc(key, opt.issuer, opt.token_lifetime, io);
     io.typ = opt.token_exchange_typ;
     Issuer ex(key, opt.issuer, opt.token_lifetime, io);
-    KeySet set(published);
+    KeySet set(std::move(published));
     std::string jwks = set.to_public_jwks().dump();
-    return std::make_shared<const Signing>(
-        Signing{key, std::move(cc), std::move(ex), std::move(published), std::move(set), std::move(jwks)});
+    return std::make_shared<const Signing>(Signing{key, std::move(cc), std::move(ex), std::move(set), std::move(jwks)});
   }
 
-  Key key;
   std::shared_ptr<const ClientRegistry> clients;
   TokenEndpointOptions opt;
   std::string metadata;
@@ -404,9 +401,8 @@ struct TokenEndpoint::State {
   mutable std::mutex opaque_mu;
   mutable std::map<std::string, Opaque> opaque;
 
-  State(Key k, std::shared_ptr<const ClientRegistry> c, TokenEndpointOptions o)
-      : key(std::move(k)),
-        clients(std::move(c)),
+  State(std::shared_ptr<const ClientRegistry> c, TokenEndpointOptions o)
+      : clients(std::move(c)),
         opt(std::move(o)),
         by_client(opt.throttle_per_client, opt.throttle_window),
         by_address(opt.throttle_per_address, opt.throttle_window) {}
@@ -752,7 +748,7 @@ struct TokenEndpoint::State {
     } else {
       // Ours: our signature, our issuer, not expired (own_tokens' rules, no leeway). A
       // bound token is answered too (with its cnf): the resource checks its holder.
-      auto jws = verify_jws(token, current()->published_set);
+      auto jws = verify_jws(token, current()->published);
       if (!jws) return inactive;
       auto parsed = internal::parse_json(jws->payload(), JsonLimits{});
       if (!parsed || !parsed->is_object()) return inactive;
@@ -1029,7 +1025,7 @@ TokenEndpoint::TokenEndpoint(Key signing_key, std::shared_ptr<const ClientRegist
     if (!url->empty() && !parse_url(*url)) bad("not an http(s) URL: " + *url);
   }
   if (!options.clock) options.clock = [] { return std::chrono::system_clock::now(); };
-  state_ = std::make_unique<State>(std::move(signing_key), std::move(clients), std::move(options));
+  state_ = std::make_unique<State>(std::move(clients), std::move(options));
   State& s = *state_;
   s.assertion_replay = s.opt.assertion_replay;
   if (!s.assertion_replay) {
@@ -1038,9 +1034,9 @@ TokenEndpoint::TokenEndpoint(Key signing_key, std::shared_ptr<const ClientRegist
     s.assertion_replay = std::make_shared<MemoryReplayStore>(ro);
   }
   if (s.opt.max_published_keys < 1) bad("max_published_keys must be at least 1");
-  auto pub = s.key.public_key();
+  auto pub = signing_key.public_key();
   if (!pub) bad("the key has no public half to publish");
-  s.signing = s.make_signing(s.key, {*pub});
+  s.signing = s.make_signing(signing_key, {*pub});
   Policy own;
   own.issuers = {s.opt.issuer};
   own.any_audience();
@@ -1209,7 +1205,7 @@ void TokenEndpoint::publish_key(const Key& next) {
   if (!pub) throw std::invalid_argument("tokenpass::TokenEndpoint: the key has no public half to publish");
   std::lock_guard<std::mutex> g(s.rotate_mu);
   const auto now = s.current();
-  auto published = published_with(now->published, *pub, false, s.opt.max_published_keys);
+  auto published = published_with(now->published.keys(), *pub, false, s.opt.max_published_keys);
   std::atomic_store(&s.signing, s.make_signing(now->key, std::move(published)));
 }
 
@@ -1220,7 +1216,7 @@ void TokenEndpoint::rotate_key(Key next) {
   if (!pub) throw std::invalid_argument("tokenpass::TokenEndpoint: the key has no public half to publish");
   std::lock_guard<std::mutex> g(s.rotate_mu);
   const auto now = s.current();
-  auto published = published_with(now->published, *pub, true, s.opt.max_published_keys);
+  auto published = published_with(now->published.keys(), *pub, true, s.opt.max_published_keys);
   std::atomic_store(&s.signing, s.make_signing(next, std::move(published)));
 }
 
@@ -1230,7 +1226,7 @@ bool TokenEndpoint::retire_key(std::string_view kid) {
   const auto now = s.current();
   if (now->key.kid() == kid) return false;
   std::vector<Key> published;
-  for (const Key& k : now->published) {
+  for (const Key& k : now->published.keys()) {
     if (k.kid() != kid) published.push_back(k);
   }
   if (published.size() == now->published.size()) return false;

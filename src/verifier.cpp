@@ -147,7 +147,7 @@ void check_policy(const Policy& p) {
   if (p.cache.max_entries > 0 && p.cache.max_bytes == 0) fail("cache.max_bytes is 0");
 }
 
-// ReplayReport: tells the observer (if any) how a replay store answered.
+// reported: `answer` of `store`, told to the observer (if any) first.
 Result<void> reported(Observer* observer, const ReplayStore& store, Result<void> answer) {
   if (observer != nullptr) {
     const ReplayOutcome outcome = answer                                  ? ReplayOutcome::fresh
@@ -360,11 +360,11 @@ Result<void> Verifier::check_binding(const Claims& claims, const Presented& pres
     if (policy_.proof_replay_store) {
       auto first = reported(policy_.observer.get(), *policy_.proof_replay_store,
                             policy_.proof_replay_store->first_use("dpop", proof->jti, proof->replay_until));
-      if (!first && first.error().code == errc::replayed && policy_.observer) {
-        policy_.observer->dpop_failure(errc::replayed);
-      }
       if (!first && !(first.error().code != errc::replayed && policy_.replay_fail_open)) {
-        if (first.error().code == errc::replayed) return internal::fail(errc::replayed, "the DPoP proof was used before");
+        if (first.error().code == errc::replayed) {
+          if (policy_.observer) policy_.observer->dpop_failure(errc::replayed);
+          return internal::fail(errc::replayed, "the DPoP proof was used before");
+        }
         return first;
       }
     }

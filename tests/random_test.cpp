@@ -5,6 +5,8 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -104,52 +106,50 @@ TEST_CASE("a random block hands out each byte once and draws anew when used up",
   CHECK(take(other, kRandomBlock + 1).empty());
 }
 
-TEST_CASE("buffered random bytes on many threads are all distinct", "[random]") {
-  constexpr int kThreads = 4;
-  constexpr int kEach = 1000;  // about four blocks per thread
-  std::vector<std::vector<std::string>> got(kThreads);
+namespace {
+
+// check_distinct: `threads` threads each call `draw` `each` times; every draw succeeds
+// and no value comes twice.
+void check_distinct(int threads, int each, const std::function<std::optional<std::string>()>& draw) {
+  std::vector<std::vector<std::string>> got(static_cast<std::size_t>(threads));
   std::vector<std::thread> pool;
-  for (int t = 0; t < kThreads; ++t) {
-    pool.emplace_back([&got, t] {
-      for (int i = 0; i < kEach; ++i) {
-        std::string b(16, '\0');
-        if (tokenpass::internal::buffered_random_bytes(reinterpret_cast<unsigned char*>(b.data()),
-                                                       b.size())) {
-          got[static_cast<std::size_t>(t)].push_back(b);
-        }
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      for (int i = 0; i < each; ++i) {
+        if (auto v = draw()) got[static_cast<std::size_t>(t)].push_back(std::move(*v));
       }
     });
   }
   for (auto& th : pool) th.join();
   std::set<std::string> all;
   for (const auto& g : got) {
-    CHECK(g.size() == static_cast<std::size_t>(kEach));
+    CHECK(g.size() == static_cast<std::size_t>(each));
     all.insert(g.begin(), g.end());
   }
-  CHECK(all.size() == static_cast<std::size_t>(kThreads * kEach));
+  CHECK(all.size() == static_cast<std::size_t>(threads * each));
+}
+
+}  // namespace
+
+TEST_CASE("buffered random bytes on many threads are all distinct", "[random]") {
+  // About four blocks per thread.
+  check_distinct(4, 1000, []() -> std::optional<std::string> {
+    std::string b(16, '\0');
+    if (!tokenpass::internal::buffered_random_bytes(reinterpret_cast<unsigned char*>(b.data()), b.size())) {
+      return std::nullopt;
+    }
+    return b;
+  });
 }
 
 TEST_CASE("jtis issued on many threads at once are all distinct", "[issuer][random]") {
   const tokenpass::Issuer issuer(tp_test::key_for(tokenpass::Alg::HS256), "i", 60s);
-  constexpr int kThreads = 4;
-  constexpr int kEach = 600;  // more than two blocks per thread
-  std::vector<std::vector<std::string>> got(kThreads);
-  std::vector<std::thread> pool;
-  for (int t = 0; t < kThreads; ++t) {
-    pool.emplace_back([&, t] {
-      for (int i = 0; i < kEach; ++i) {
-        auto token = issuer.issue(tokenpass::ClaimsBuilder());
-        if (token) got[static_cast<std::size_t>(t)].push_back(jti_of(*token));
-      }
-    });
-  }
-  for (auto& th : pool) th.join();
-  std::set<std::string> all;
-  for (const auto& g : got) {
-    CHECK(g.size() == static_cast<std::size_t>(kEach));
-    all.insert(g.begin(), g.end());
-  }
-  CHECK(all.size() == static_cast<std::size_t>(kThreads * kEach));
+  // More than two blocks per thread.
+  check_distinct(4, 600, [&issuer]() -> std::optional<std::string> {
+    auto token = issuer.issue(tokenpass::ClaimsBuilder());
+    if (!token) return std::nullopt;
+    return jti_of(*token);
+  });
 }
 
 TEST_CASE("after fork the child never hands out the bytes its parent's block held",

@@ -236,10 +236,7 @@ void TokenService::before_listen() {
   o.clock = clock_;
   o.log = [this](const std::string& line) { log("token service: " + line.substr(line.find(':') + 2)); };
   endpoint_ = std::make_shared<tokenpass::TokenEndpoint>(key_, config_.registry(), o);
-  tokenpass::IssuerOptions io;
-  io.typ = "at+jwt";  // RFC 9068
-  io.clock = clock_;
-  user_tokens_ = std::make_shared<const tokenpass::Issuer>(key_, issuer, config_.user_token_lifetime, io);
+  user_tokens_ = user_issuer(key_);
   // The metadata at /.well-known/openid-configuration too: scripts outside this
   // repository and older clients look there.
   tokenpass::TokenEndpointMountOptions mount;
@@ -248,18 +245,21 @@ void TokenService::before_listen() {
   http_->Post("/login", [this](const httplib::Request& req, httplib::Response& res) { login(req, res); });
 }
 
+std::shared_ptr<const tokenpass::Issuer> TokenService::user_issuer(tokenpass::Key key) const {
+  tokenpass::IssuerOptions io;
+  io.typ = "at+jwt";  // RFC 9068
+  io.clock = clock_;
+  return std::make_shared<const tokenpass::Issuer>(std::move(key), url(), config_.user_token_lifetime, io);
+}
+
 void TokenService::rotate_key(tokenpass::Key next) {
   std::lock_guard<std::mutex> g(rotate_mu_);
   endpoint_->rotate_key(next);
   auto published = tokenpass::KeySet::from_public_jwks(nlohmann::json::parse(endpoint_->jwks()));
   if (!published) throw std::runtime_error("rotate_key: " + published.error().detail);
   published_->set(std::move(*published));
-  tokenpass::IssuerOptions io;
-  io.typ = "at+jwt";
-  io.clock = clock_;
   const std::string kid = next.kid();
-  std::atomic_store(&user_tokens_, std::make_shared<const tokenpass::Issuer>(std::move(next), url(),
-                                                                            config_.user_token_lifetime, io));
+  std::atomic_store(&user_tokens_, user_issuer(std::move(next)));
   log("token service: signing key rotated to kid " + kid + " (the previous keys stay published)");
 }
 

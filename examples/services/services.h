@@ -158,6 +158,8 @@ class TokenService : public Server {
   // before_listen: the issuer name is this service's URL, known once bound.
   void before_listen() override;
   void login(const httplib::Request& req, httplib::Response& res);
+  // user_issuer: users' tokens (RFC 9068, this service's URL as iss) signed with `key`.
+  std::shared_ptr<const tokenpass::Issuer> user_issuer(tokenpass::Key key) const;
   TokenServiceConfig config_;
   tokenpass::Key key_;
   tokenpass::Clock clock_;

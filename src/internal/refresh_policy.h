@@ -37,6 +37,8 @@ class RefreshPolicy {
   // stale: past the TTL (served only while fetches fail, up to max_stale).
   bool stale(TimePoint t) const { return t >= expires_at(); }
   TimePoint expires_at() const { return fetched_at_ + ttl_; }
+  // confirmed_at: when the held set was last fetched or confirmed (304).
+  TimePoint confirmed_at() const { return fetched_at_; }
   // may_fetch: the back-off after a failure has passed.
   bool may_fetch(TimePoint t) const { return t >= next_attempt_; }
 
