@@ -23,6 +23,7 @@
 #include "support/test_support.h"
 #include "tokenpass/adapters/httplib.h"
 #include "tokenpass/client_credentials.h"
+#include "tokenpass/dpop.h"
 #include "tokenpass/key_source.h"
 #include "tokenpass/replay.h"
 #include "tokenpass/token_endpoint.h"
@@ -477,4 +478,43 @@ TEST_CASE("metrics: observers hear from many threads at once and the counts add 
   CHECK(s["tokenpass_verify_total{issuer=\"https://issuer.example\",result=\"allowed\",reason=\"ok\"}"] == 1600);
   CHECK(s["tokenpass_verify_total{issuer=\"https://issuer.example\",result=\"denied\",reason=\"expired\"}"] == 1600);
   CHECK(s["tokenpass_verify_duration_seconds_count{issuer=\"https://issuer.example\",cache=\"miss\"}"] == 3200);
+}
+
+TEST_CASE("metrics: DPoP refusals are counted by code, and the proof's replay check by store",
+          "[metrics][dpop]") {
+  TestClock clock;
+  const auto key = es256("k1");
+  const auto holder = tokenpass::Key::generate(Alg::ES256);
+  const json claims{{"iss", kIss},       {"sub", "user-1"},       {"aud", "orders-api"},
+                    {"iat", kNow - 10}, {"exp", kNow + 3600},    {"cnf", {{"jkt", holder.thumbprint()}}}};
+  const std::string token = tokenpass::sign_jws(key, claims.dump()).value();
+  auto metrics = std::make_shared<PrometheusMetrics>();
+  tokenpass::Policy p = policy(clock, metrics);
+  tokenpass::MemoryReplayStoreOptions ro;
+  ro.clock = clock.fn();
+  p.proof_replay_store = std::make_shared<tokenpass::MemoryReplayStore>(ro);
+  tokenpass::Verifier v(tokenpass::KeySet({key.public_key().value()}), p);
+  tokenpass::DpopOptions options;
+  options.clock = clock.fn();
+  const tokenpass::DpopSigner signer(holder, std::nullopt, clock.fn());
+  const std::string htu = "https://api.example/orders";
+  const auto verify = [&](const std::string& proof, const std::string& at) {
+    tokenpass::DpopRequest req{proof, "GET", at, &options};
+    tokenpass::Presented presented;
+    presented.dpop = &req;
+    return v.verify(token, presented);
+  };
+  const std::string proof = signer.proof("GET", htu, token).value();
+  REQUIRE(verify(proof, htu));
+  CHECK(error_of(verify(proof, htu)) == errc::replayed);
+  CHECK(error_of(verify(signer.proof("GET", htu, token).value(), "https://api.example/other")) == errc::bad_proof);
+
+  const std::string text = metrics->render();
+  INFO(text);
+  const Samples s(text);
+  CHECK(s["tokenpass_dpop_failures_total{reason=\"replayed\"}"] == 1);
+  CHECK(s["tokenpass_dpop_failures_total{reason=\"bad_proof\"}"] == 1);
+  CHECK(s["tokenpass_replay_checks_total{store=\"memory\",outcome=\"fresh\"}"] == 1);
+  CHECK(s["tokenpass_replay_checks_total{store=\"memory\",outcome=\"replayed\"}"] == 1);
+  CHECK(s["tokenpass_verify_total{issuer=\"https://issuer.example\",result=\"denied\",reason=\"bad_proof\"}"] == 1);
 }
