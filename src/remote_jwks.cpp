@@ -114,10 +114,11 @@ struct RemoteJwks::State {
       ++generation;
       done_cv.notify_all();
       // Reported only now that the verifies waiting for this fetch are released: a
-      // slow callback must not hold them up.
+      // slow callback must not hold them up. The observer first, then the event: whoever
+      // has seen the event knows the observer has been told (the CLI's --metrics waits so).
       lock.unlock();
-      emit(event.kind, event.detail);
       observe(event.kind, held, confirmed);
+      emit(event.kind, event.detail);
       lock.lock();
     }
   }

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <mutex>
@@ -158,6 +159,9 @@ struct KeySpec {
 struct OpenedKeys {
   std::shared_ptr<const KeySource> source;
   std::vector<SkippedKey> skipped;  // refused members of a JWK set file
+  // settle: for remote keys, waits (briefly) until the fetching thread has told the
+  // observer about its first fetch; empty for local keys.
+  std::function<void()> settle;
 };
 
 KeySpec read_key_spec(const Args& args) {
@@ -195,21 +199,28 @@ OpenedKeys open_remote(const KeySpec& spec, bool jwt_svid, const std::shared_ptr
   // --jwt-svid: the URL serves a SPIFFE bundle (its jwt-svid keys, spiffe_sequence).
   options.spiffe_bundle = jwt_svid;
   options.observer = observer;
-  // Why a fetch failed, for the exit-2 message (the fetching thread reports it; it may
-  // outlive this function, so the record is shared).
-  struct LastFailure {
+  // What the first fetch reported, and why it failed, for the exit-2 message and for
+  // --metrics. The fetching thread reports just after it releases the waiters (the
+  // observer first, then this event); it may outlive this function, so the record is shared.
+  struct FirstFetch {
     std::mutex mu;
     std::condition_variable cv;
-    std::string detail;
+    bool reported = false;
+    std::string failure;
   };
-  const auto last_failure = std::make_shared<LastFailure>();
-  options.on_event = [last_failure](const RemoteJwksEvent& e) {
-    if (e.kind != RemoteJwksEvent::Kind::fetch_failed) return;
+  const auto first = std::make_shared<FirstFetch>();
+  options.on_event = [first](const RemoteJwksEvent& e) {
     {
-      std::lock_guard<std::mutex> lock(last_failure->mu);
-      last_failure->detail = e.detail;
+      std::lock_guard<std::mutex> lock(first->mu);
+      first->reported = true;
+      if (e.kind == RemoteJwksEvent::Kind::fetch_failed) first->failure = e.detail;
     }
-    last_failure->cv.notify_all();
+    first->cv.notify_all();
+  };
+  const auto wait_for_report = [first] {
+    std::unique_lock<std::mutex> lock(first->mu);
+    first->cv.wait_for(lock, std::chrono::milliseconds(500), [&] { return first->reported; });
+    return first->failure;
   };
   const auto http = std::make_shared<HttplibClient>();
   std::shared_ptr<RemoteJwks> remote;
@@ -224,20 +235,14 @@ OpenedKeys open_remote(const KeySpec& spec, bool jwt_svid, const std::shared_ptr
   }
   // A fetch that fails is exit 2 (cli-contract "verify against remote keys").
   if (auto ok = remote->prefetch(options.timeout); !ok) {
-    std::string why;
-    {
-      // The fetching thread reports a failure just after it releases the waiters: give
-      // its report a moment to arrive (else the message would miss the reason).
-      std::unique_lock<std::mutex> lock(last_failure->mu);
-      last_failure->cv.wait_for(lock, std::chrono::milliseconds(500),
-                                [&] { return !last_failure->detail.empty(); });
-      why = last_failure->detail;
-    }
+    // Give the failure's report a moment to arrive (else the message would miss the reason).
+    const std::string why = wait_for_report();
     usage_error(std::string(option) + ": the JWK set could not be fetched from " + remote->url() + " (" +
                 (why.empty() ? "no answer within the deadline" : why) + ")");
   }
   OpenedKeys out;
   out.source = remote;
+  out.settle = [wait_for_report] { wait_for_report(); };
   return out;
 #else
   usage_error(std::string(option) + ": this build has no HTTP client (cpp-httplib)");
@@ -558,7 +563,10 @@ int run_verify(const std::vector<std::string>& argv) {
     presented.dpop = &dpop_request;
   }
   auto verified = verifier.verify(token, presented);
-  if (metrics) write_metrics(*metrics, *metrics_file);
+  if (metrics) {
+    if (keys.settle) keys.settle();  // the key fetch counted before the file is written
+    write_metrics(*metrics, *metrics_file);
+  }
   if (!verified) {
     explain_not_found(verified.error(), keys, token_kid(token, verifier.policy().max_token_size));
     fail(std::move(verified).error());

@@ -123,7 +123,8 @@ struct RemoteJwksOptions {
   std::size_t max_keys = 100;
   // clock: defaults to std::chrono::system_clock::now.
   std::function<std::chrono::system_clock::time_point()> clock;
-  // on_event: called from the fetching thread; keep it short and non-throwing.
+  // on_event: called from the fetching thread, after the verifies waiting for the fetch
+  // are released and after `observer` has been told of it; keep it short and non-throwing.
   std::function<void(const RemoteJwksEvent&)> on_event;
   // spiffe_bundle: the URL serves a SPIFFE bundle (spiffe.h): only its `"use":
   // "jwt-svid"` keys are kept (x509-svid entries are not JWT keys), its
