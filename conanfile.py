@@ -28,6 +28,7 @@ class TokenpassConan(ConanFile):
         "cli": [True, False],
         "with_httplib": [True, False],
         "with_redis": [True, False],
+        "with_grpc": [True, False],
     }
     default_options = {
         "shared": False,
@@ -35,6 +36,7 @@ class TokenpassConan(ConanFile):
         "cli": True,
         "with_httplib": False,
         "with_redis": False,
+        "with_grpc": False,
         # The adapter fetches JWKS over HTTPS: cpp-httplib must be built with OpenSSL.
         "cpp-httplib/*:with_openssl": True,
     }
@@ -72,6 +74,9 @@ class TokenpassConan(ConanFile):
         if self.options.with_redis:
             # tokenpass::redis is compiled; hiredis stays out of its header.
             self.requires("hiredis/[>=1.0 <2]")
+        if self.options.with_grpc:
+            # tokenpass::grpc is compiled, and gRPC's types are in its header.
+            self.requires("grpc/[>=1.50 <2]", transitive_headers=True)
 
     def validate(self):
         if self.settings.compiler.get_safe("cppstd"):
@@ -96,6 +101,7 @@ class TokenpassConan(ConanFile):
         tc.cache_variables["TOKENPASS_BUILD_CLI"] = bool(self.options.cli)
         tc.cache_variables["TOKENPASS_WITH_HTTPLIB"] = bool(self.options.with_httplib)
         tc.cache_variables["TOKENPASS_WITH_REDIS"] = bool(self.options.with_redis)
+        tc.cache_variables["TOKENPASS_WITH_GRPC"] = bool(self.options.with_grpc)
         # Dependencies come from Conan only: never the machine's copy through pkg-config.
         tc.cache_variables["TOKENPASS_PKGCONFIG_FALLBACK"] = False
         tc.generate()
@@ -121,7 +127,7 @@ class TokenpassConan(ConanFile):
         self.cpp_info.set_property("cmake_file_name", "tokenpass")
         self.cpp_info.set_property("cmake_target_name", "tokenpass::tokenpass")
         self.cpp_info.set_property("pkg_config_name", "tokenpass")
-        if not self.options.with_httplib and not self.options.with_redis:
+        if not self.options.with_httplib and not self.options.with_redis and not self.options.with_grpc:
             self._library_info(self.cpp_info)
             return
         # With an adapter there are several targets, as upstream exports them. Like
@@ -144,6 +150,12 @@ class TokenpassConan(ConanFile):
             redis.set_property("pkg_config_name", "tokenpass-redis")
             redis.libs = ["tokenpass_redis"]
             redis.requires = ["core", "hiredis::hiredis", "openssl::crypto"]
+        if self.options.with_grpc:
+            adapter = self.cpp_info.components["grpc"]
+            adapter.set_property("cmake_target_name", "tokenpass::grpc")
+            adapter.set_property("pkg_config_name", "tokenpass-grpc")
+            adapter.libs = ["tokenpass_grpc"]
+            adapter.requires = ["core", "grpc::grpc++"]
 
     def _library_info(self, info):
         info.libs = ["tokenpass"]

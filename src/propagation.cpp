@@ -125,6 +125,30 @@ Result<VerifiedToken> TokenResolver::verify_user(std::string_view token, const P
   return user_->verify(token, presented);
 }
 
+Result<void> check_access(const RequestContext& ctx, const std::vector<std::string>& scopes,
+                          const std::vector<std::string>& roles, const std::vector<std::string>& any_roles,
+                          const RoleMapping& mapping) {
+  const VerifiedToken* subject = ctx.user() ? ctx.user() : ctx.service();
+  for (const auto& scope : scopes) {
+    if (subject == nullptr || !subject->claims().has_scope(scope)) {
+      return make_error(errc::insufficient_scope, "a required scope is not granted");
+    }
+  }
+  if (roles.empty() && any_roles.empty()) return {};
+  if (subject == nullptr) return make_error(errc::insufficient_role, "no token to take roles from");
+  return check_roles(subject->claims(), mapping, roles, any_roles);
+}
+
+Result<void> check_peer(const PeerCertificate* peer, const std::vector<std::string>& allowed_peers) {
+  if (allowed_peers.empty()) return {};
+  const bool allowed = peer != nullptr && peer->verified &&
+                       std::any_of(allowed_peers.begin(), allowed_peers.end(),
+                                   [&](const std::string& id) { return peer->has_identity(id); });
+  if (allowed) return {};
+  return make_error(errc::peer_not_allowed,
+                    peer ? "the caller's certificate is not on the allow list" : "no client certificate");
+}
+
 Result<RequestContext> TokenResolver::resolve(const HeaderLookup& headers, const PeerCertificate* peer,
                                               const RequestTarget* target) const {
   try {

@@ -125,6 +125,19 @@ class TOKENPASS_EXPORT TokenResolver {
   TokenResolverOptions options_;
 };
 
+// check_access: what a route or method needs of its caller beyond valid tokens, checked
+// on the user token, or without one on the service token: every scope of `scopes`, every
+// role of `roles` and (when not empty) one of `any_roles`, the roles found by `mapping`.
+// Errors: insufficient_scope, insufficient_role (both 403).
+TOKENPASS_EXPORT Result<void> check_access(const RequestContext& ctx, const std::vector<std::string>& scopes,
+                                           const std::vector<std::string>& roles = {},
+                                           const std::vector<std::string>& any_roles = {},
+                                           const RoleMapping& mapping = {});
+
+// check_peer: with `allowed_peers` not empty, `peer` must be a verified certificate with
+// one of those identities (PeerCertificate::has_identity). Errors: peer_not_allowed (403).
+TOKENPASS_EXPORT Result<void> check_peer(const PeerCertificate* peer, const std::vector<std::string>& allowed_peers);
+
 // Destination: a downstream service this one may call.
 struct Destination {
   std::string audience;             // the `aud` its tokens must carry

@@ -6,6 +6,7 @@ vcpkg_check_features(OUT_FEATURE_OPTIONS FEATURE_OPTIONS
     FEATURES
         httplib TOKENPASS_WITH_HTTPLIB
         redis   TOKENPASS_WITH_REDIS
+        grpc    TOKENPASS_WITH_GRPC
         tool    TOKENPASS_BUILD_CLI
 )
 

@@ -230,7 +230,7 @@ for source in ("CMakeLists.txt", "cmake/*", "include/*", "src/*", "tools/*", "LI
 
 # Which cache variable each recipe option drives: run generate() with each option flipped.
 option_to_var = {"cli": "TOKENPASS_BUILD_CLI", "with_httplib": "TOKENPASS_WITH_HTTPLIB",
-                 "with_redis": "TOKENPASS_WITH_REDIS"}
+                 "with_redis": "TOKENPASS_WITH_REDIS", "with_grpc": "TOKENPASS_WITH_GRPC"}
 check(own_options - {"shared", "fPIC"} == set(option_to_var),
       f"conanfile.py: options {sorted(own_options)}; this check knows {sorted(option_to_var)}")
 # The vcpkg features and the Conan options must switch the same CMake options.

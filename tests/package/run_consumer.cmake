@@ -41,9 +41,11 @@ if(MODE STREQUAL "install")
   file(REMOVE_RECURSE "${WORK_DIR}")
   file(MAKE_DIRECTORY "${WORK_DIR}")
 
-  # A packager's build: tests, examples and the CLI off; only BUILD_SHARED_LIBS chosen.
+  # A packager's build: tests, examples and the CLI off; BUILD_SHARED_LIBS chosen, and
+  # the shared kind built with tokenpass::grpc, the static one without (the package
+  # builds with and without gRPC, in the time of two builds).
   run("${CMAKE_COMMAND}" -S "${SOURCE_DIR}" -B "${WORK_DIR}/lib" ${compiler_args}
-      -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=${shared}
+      -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=${shared} -DTOKENPASS_WITH_GRPC=${shared}
       -DTOKENPASS_BUILD_TESTS=OFF -DTOKENPASS_BUILD_EXAMPLES=OFF -DTOKENPASS_BUILD_CLI=OFF
       -DTOKENPASS_INSTALL=ON "-DCMAKE_INSTALL_PREFIX=${prefix}")
   # One job: ctest already runs the static and the shared install side by side.
@@ -60,6 +62,11 @@ if(MODE STREQUAL "install")
   endforeach()
   if(EXISTS "${prefix}/include/internal" OR EXISTS "${prefix}/include/tokenpass/internal")
     message(FATAL_ERROR "internal headers were installed")
+  endif()
+  if(shared AND NOT EXISTS "${prefix}/include/tokenpass/adapters/grpc.h")
+    message(FATAL_ERROR "built with gRPC, but tokenpass/adapters/grpc.h was not installed")
+  elseif(NOT shared AND EXISTS "${prefix}/include/tokenpass/adapters/grpc.h")
+    message(FATAL_ERROR "built without gRPC, but tokenpass/adapters/grpc.h was installed")
   endif()
 
   # The soname: major.minor while the version is 0.x (0.1 and 0.2 differ in ABI, as the

@@ -353,31 +353,13 @@ inline Result<RequestContext> authorize_request(const TokenResolver& resolver,
   auto caller = caller_certificate(req, options.forwarded.get());
   if (!caller) return caller.error();
   const std::shared_ptr<const PeerCertificate> peer = std::move(*caller);
-  if (!options.allowed_peers.empty()) {
-    const bool allowed = peer && peer->verified &&
-                         std::any_of(options.allowed_peers.begin(), options.allowed_peers.end(),
-                                     [&](const std::string& id) { return peer->has_identity(id); });
-    if (!allowed) {
-      return make_error(errc::peer_not_allowed,
-                        peer ? "the caller's certificate is not on the route's allow list" : "no client certificate");
-    }
-  }
+  if (auto allowed = check_peer(peer.get(), options.allowed_peers); !allowed) return allowed.error();
   const std::string uri = resolver.options().dpop ? request_uri(req, options.public_origin) : std::string();
   const RequestTarget target{req.method, uri};
   auto ctx = resolver.resolve(headers_of(req), peer.get(), &target);
   if (ctx) {
-    const VerifiedToken* subject = ctx->user() ? ctx->user() : ctx->service();
-    for (const auto& scope : options.scopes) {
-      if (subject == nullptr || !subject->claims().has_scope(scope)) {
-        return make_error(errc::insufficient_scope, "a required scope is not granted");
-      }
-    }
-    if (!options.roles.empty() || !options.any_roles.empty()) {
-      if (subject == nullptr) return make_error(errc::insufficient_role, "no token to take roles from");
-      if (auto r = check_roles(subject->claims(), options.role_mapping, options.roles, options.any_roles); !r) {
-        return r.error();
-      }
-    }
+    auto granted = check_access(*ctx, options.scopes, options.roles, options.any_roles, options.role_mapping);
+    if (!granted) return granted.error();
   }
   return ctx;
 }

@@ -1,5 +1,8 @@
 // Issues a token and verifies it through the installed package only.
 #include <tokenpass/tokenpass.h>
+#ifdef CONSUMER_WITH_GRPC
+#include <tokenpass/adapters/grpc.h>
+#endif
 
 #include <cstdio>
 #include <string>
@@ -20,7 +23,13 @@ int main() {
   if (!verified || verified->claims().subject() != "user-1") return 2;
   auto tampered = verifier.verify(*token + "A");  // one more signature character
   if (tampered) return 3;
-  std::printf("consumer: ok (tokenpass %s, %s)\n", TOKENPASS_VERSION_STRING,
-              std::string(tokenpass::to_string(verified->alg())).c_str());
+  const char* with = "";
+#ifdef CONSUMER_WITH_GRPC
+  // tokenpass::grpc links and maps a refusal as documented.
+  if (tokenpass::grpc_status(tampered.error()).error_code() != grpc::StatusCode::UNAUTHENTICATED) return 4;
+  with = ", with tokenpass::grpc";
+#endif
+  std::printf("consumer: ok (tokenpass %s, %s%s)\n", TOKENPASS_VERSION_STRING,
+              std::string(tokenpass::to_string(verified->alg())).c_str(), with);
   return 0;
 }
