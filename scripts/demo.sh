@@ -31,7 +31,7 @@ else
   echo "building (Release, in $build) ..."
   cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DTOKENPASS_BUILD_TESTS=OFF \
     -DTOKENPASS_BUILD_EXAMPLES=ON -DTOKENPASS_BUILD_CLI=ON -DTOKENPASS_WITH_HTTPLIB=ON \
-    -DTOKENPASS_WITH_REDIS=ON >/dev/null
+    -DTOKENPASS_WITH_REDIS=ON -DTOKENPASS_WITH_GRPC=ON >/dev/null
   cmake --build "$build" -j "$(nproc 2>/dev/null || echo 2)" \
     --target token_service shop_service dpop_client tokenpass_cli >/dev/null
 fi
@@ -67,7 +67,7 @@ start() {
 declare -A seen
 narrate() {
   local name n total
-  for name in token_service gateway billing product product2 product3; do
+  for name in token_service gateway billing gateway_grpc billing_grpc product product2 product3; do
     n=${seen[$name]:-1}
     total=$(wc -l <"$work/$name.log")
     if [ "$total" -gt "$n" ]; then
@@ -148,14 +148,22 @@ done
 replays="redis://127.0.0.1:$redis_port"
 start token_service "$bin/token_service" "$work/token_service.json"
 issuer=$url
-start product "$bin/shop_service" product "$issuer" --replay-store "$replays" --tls "$pki"
+start product "$bin/shop_service" product "$issuer" --replay-store "$replays" --tls "$pki" --grpc-port 0
 product=$url
+product_grpc=$(awk '/^grpc listening /{print $3; exit}' "$work/product.log")
 start product2 "$bin/shop_service" product "$issuer" --replay-store "$replays" --tls "$pki"
 product2=$url
 start billing "$bin/shop_service" billing "$issuer" "$product" --fresh-service-tokens --tls "$pki"
 billing=$url
 start gateway "$bin/shop_service" gateway "$issuer" "$billing" --tls "$pki"
 gateway=$url
+# A second billing (and a gateway in front of it) that reserves at product over gRPC:
+# shop.v1.Products/Reserve on product's gRPC port, on mTLS too.
+start billing_grpc "$bin/shop_service" billing "$issuer" "$product" --product-grpc "$product_grpc" \
+  --fresh-service-tokens --tls "$pki"
+billing_grpc=$url
+start gateway_grpc "$bin/shop_service" gateway "$issuer" "$billing_grpc" --tls "$pki"
+gateway_grpc=$url
 # A third product replica behind nginx: nginx terminates mTLS (the shop's CA) and
 # passes the client's certificate on in X-SSL-Client-Cert ($ssl_client_escaped_cert),
 # connecting from 127.0.0.2, the only address the replica believes that header from.
@@ -202,6 +210,8 @@ printf '  token service %s\n  product       %s and %s (replicas; used service to
   "$issuer" "$product" "$product2" "$replays" "$billing" "$gateway"
 printf '  product       %s: a third replica, plain HTTP at %s behind nginx (mTLS ends there)\n' \
   "$product3" "$product3_direct"
+printf '  product       gRPC at %s (shop.v1.Products), called by billing %s behind gateway %s\n' \
+  "$product_grpc" "$billing_grpc" "$gateway_grpc"
 echo "  (each service found the token service's keys through $issuer/.well-known/openid-configuration)"
 narrate
 
@@ -214,6 +224,7 @@ narrate
 
 call "alice buys item 42" "$alice"
 call "alice buys again (billing gets a new single-use service token)" "$alice"
+gateway=$gateway_grpc call "alice buys through the gRPC hop: billing -> product is shop.v1.Products/Reserve" "$alice"
 
 # reserve TARGET AS TOKEN: POST /reserve at a product replica with alice's token and the
 # service token TOKEN, over a connection with AS's certificate (none for "").

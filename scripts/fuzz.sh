@@ -6,7 +6,8 @@
 #   scripts/fuzz.sh [SECONDS]
 # Environment: TOKENPASS_FUZZ_BUILD_DIR (default build/fuzz); TOKENPASS_FUZZERS, a
 # space-separated subset of harness names to run; TOKENPASS_FUZZ_OPT, the optimisation
-# flags (default "-O1 -g"; the ctest smoke run uses -O0, which builds faster). Per
+# flags (default "-O1 -g"; the ctest smoke run uses -O0, which builds faster);
+# TOKENPASS_FUZZ_JOBS, build jobs (default 1; the smoke run uses 2). Per
 # harness, BUILD/run/NAME/ keeps the log, the grown corpus and any reproducer
 # (artifacts/crash-*, leak-*, timeout-*); run one again with BUILD/tests/fuzz/fuzz_NAME FILE.
 set -euo pipefail
@@ -41,7 +42,7 @@ cmake -S . -B "$build" -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDe
   "-DCMAKE_CXX_FLAGS=$flags" "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=${TOKENPASS_FUZZ_OPT:--O1 -g}" \
   -DTOKENPASS_BUILD_FUZZERS=ON -DTOKENPASS_BUILD_TESTS=OFF -DTOKENPASS_BUILD_EXAMPLES=OFF \
   -DTOKENPASS_BUILD_CLI=OFF -DTOKENPASS_WITH_HTTPLIB=OFF -DTOKENPASS_INSTALL=OFF >/dev/null
-cmake --build "$build" -j 1
+cmake --build "$build" -j "${TOKENPASS_FUZZ_JOBS:-1}"
 
 seeds="$build/seeds"
 rm -rf "$seeds"

@@ -24,7 +24,7 @@ tokenpass_setup
 
 build="build/test-$mode"
 cmake_args=(-DCMAKE_BUILD_TYPE=Debug -DTOKENPASS_BUILD_TESTS=ON -DTOKENPASS_BUILD_EXAMPLES=ON
-            -DTOKENPASS_WITH_REDIS=ON)
+            -DTOKENPASS_WITH_REDIS=ON -DTOKENPASS_WITH_GRPC=ON)
 case "$mode" in
   asan) cmake_args+=("-DCMAKE_CXX_FLAGS=-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all")
         export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 ;;

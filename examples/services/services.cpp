@@ -442,7 +442,7 @@ Gateway::Gateway(const Trust& trust, std::string billing_url, std::string client
 // ---- Billing -----------------------------------------------------------------------
 
 Billing::Billing(const Trust& trust, std::string product_url, std::string client_id,
-                 std::string client_secret, bool fresh_service_tokens)
+                 std::string client_secret, bool fresh_service_tokens, ProductCall product_call)
     : Server(trust.tls) {
   metrics_ = trust.metrics;
   credentials_ = trust.credentials(client_id, client_secret, fresh_service_tokens);
@@ -465,9 +465,20 @@ Billing::Billing(const Trust& trust, std::string product_url, std::string client
   };
   http_->Post("/charge", tokenpass::protect(
                             users,
-                            [this, http, outbound, product_url](const httplib::Request& req, httplib::Response& res,
-                                                          const tokenpass::RequestContext& ctx) {
+                            [this, http, outbound, product_url, product_call](
+                                const httplib::Request& req, httplib::Response& res,
+                                const tokenpass::RequestContext& ctx) {
                               const auto before = credentials_->stats().requests;
+                              if (product_call) {  // the tokens go in the call's metadata
+                                log("billing: user token of " + *ctx.user()->claims().subject() +
+                                    " and the gateway's service token verified; calling product over gRPC"
+                                    " with the user's and its own token");
+                                auto answer = product_call(outbound, ctx, req.body);
+                                if (!answer) return reject(res, answer.error(), "billing");
+                                (*answer)["charged"] = *ctx.user()->claims().subject();
+                                res.set_content(answer->dump(), "application/json");
+                                return;
+                              }
                               auto headers = outbound->headers_for("product", ctx.user());
                               if (!headers) return reject(res, headers.error(), "billing");
                               log("billing: user token of " + *ctx.user()->claims().subject() +

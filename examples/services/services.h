@@ -221,6 +221,13 @@ class Gateway : public Server {
   std::shared_ptr<const tokenpass::ClientCredentials> credentials_;
 };
 
+// ProductCall: how billing reserves at product: with billing's Outbound policy, for the
+// caller's verified tokens, the order's JSON body in, product's JSON answer out (an
+// error when product refused or could not be reached). examples/services/grpc_hop.h
+// has one over gRPC; without one, billing POSTs /reserve over HTTP.
+using ProductCall = std::function<tokenpass::Result<nlohmann::json>(
+    const std::shared_ptr<const tokenpass::Outbound>&, const tokenpass::RequestContext&, const std::string&)>;
+
 // Billing: POST /charge (user token with orders:write, audience billing, and the
 // gateway's service token with billing:charge); reserves the item at product with the
 // user's token forwarded and its own client-credentials token in X-MS-TOKEN.
@@ -229,7 +236,7 @@ class Billing : public Server {
   // fresh_service_tokens: a new service token for every call (product may accept each
   // one once), instead of the cached one.
   Billing(const Trust& trust, std::string product_url, std::string client_id,
-          std::string client_secret, bool fresh_service_tokens = false);
+          std::string client_secret, bool fresh_service_tokens = false, ProductCall product_call = nullptr);
   const tokenpass::ClientCredentials& credentials() const { return *credentials_; }
 
  private:
