@@ -524,7 +524,7 @@ TEST_CASE("a 401 invalid_client error is token_request_refused whose detail name
   CHECK(contains(r.error().detail, "invalid_client"));
 }
 
-TEST_CASE("every RFC 6749 5.2 refusal is token_request_refused; an outage is http_error",
+TEST_CASE("every RFC 6749 5.2 refusal is token_request_refused, an outage is http_error",
           "[oauth][errors]") {
   // A refusal will be refused again (wrong credentials or configuration: 500); an outage
   // or an answer outside the protocol may pass later (503).

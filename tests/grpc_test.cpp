@@ -330,7 +330,7 @@ std::pair<std::string, std::string> bearer(const std::string& token) { return {"
 
 }  // namespace
 
-TEST_CASE("grpc: each method's tokens and scopes; refusals carry status, code and challenge", "[grpc]") {
+TEST_CASE("each method's tokens and scopes, refusals with status, code and challenge", "[grpc]") {
   Shop shop;
   auto auth = std::make_shared<tokenpass::GrpcAuth>(shop.resolver(), shop_rules());
   Server server(auth);
@@ -386,7 +386,7 @@ TEST_CASE("grpc: each method's tokens and scopes; refusals carry status, code an
   }
 }
 
-TEST_CASE("grpc: call_credentials send the forwarded and the service token; both are verified", "[grpc]") {
+TEST_CASE("call_credentials send the forwarded and the service token, both verified", "[grpc]") {
   Shop shop;
   auto auth = std::make_shared<tokenpass::GrpcAuth>(shop.resolver(), shop_rules());
   Server server(auth, /*tls=*/true);
@@ -432,7 +432,7 @@ TEST_CASE("grpc: call_credentials send the forwarded and the service token; both
   }
 }
 
-TEST_CASE("grpc: tokens are not sent over an insecure channel unless allowed", "[grpc]") {
+TEST_CASE("tokens are not sent over an insecure channel unless allowed", "[grpc]") {
   Shop shop;
   auto auth = std::make_shared<tokenpass::GrpcAuth>(shop.resolver(), shop_rules());
   Server server(auth);
@@ -454,7 +454,7 @@ TEST_CASE("grpc: tokens are not sent over an insecure channel unless allowed", "
   CHECK(allowed.reply.user() == "alice");
 }
 
-TEST_CASE("grpc: 16 client threads, each call sees its own caller", "[grpc]") {
+TEST_CASE("16 client threads, each call sees its own caller", "[grpc]") {
   Shop shop;
   auto auth = std::make_shared<tokenpass::GrpcAuth>(shop.resolver(), shop_rules());
   Server server(auth, /*tls=*/true);
@@ -488,7 +488,7 @@ TEST_CASE("grpc: 16 client threads, each call sees its own caller", "[grpc]") {
   CHECK(refused.load() == kThreads * kCalls / 5);
 }
 
-TEST_CASE("grpc: a server stream is verified once, when it opens", "[grpc]") {
+TEST_CASE("a server stream is verified once, when it opens", "[grpc]") {
   Shop shop;
   auto auth = std::make_shared<tokenpass::GrpcAuth>(shop.resolver(), shop_rules());
   Server server(auth);
@@ -519,7 +519,7 @@ TEST_CASE("grpc: a server stream is verified once, when it opens", "[grpc]") {
   CHECK(got.empty());
 }
 
-TEST_CASE("grpc: over TLS the client certificate is the caller's identity and binds tokens", "[grpc]") {
+TEST_CASE("over TLS the client certificate is the caller's identity and binds tokens", "[grpc]") {
   Shop shop;
   auto rules = shop_rules();
   rules.client_certificates_verified = true;  // the server requires and verifies them
@@ -559,7 +559,7 @@ TEST_CASE("grpc: over TLS the client certificate is the caller's identity and bi
   }
 }
 
-TEST_CASE("grpc: public, unlisted and careless methods", "[grpc]") {
+TEST_CASE("public, unlisted and careless methods", "[grpc]") {
   Shop shop;
   SECTION("a handler that does not ask: the refusal stands and its answer is dropped") {
     auto auth = std::make_shared<tokenpass::GrpcAuth>(shop.resolver(), shop_rules());
@@ -596,7 +596,7 @@ TEST_CASE("grpc: public, unlisted and careless methods", "[grpc]") {
   }
 }
 
-TEST_CASE("grpc: grpc_status maps codes as http_status does", "[grpc]") {
+TEST_CASE("grpc_status maps codes as http_status does", "[grpc]") {
   using tokenpass::grpc_status;
   using tokenpass::make_error;
   CHECK(grpc_status(make_error(errc::no_token)).error_code() == grpc::StatusCode::UNAUTHENTICATED);

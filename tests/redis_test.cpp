@@ -200,7 +200,7 @@ TEST_CASE("Redis: 16 threads racing one jti, exactly one is accepted", "[redis][
   }
 }
 
-TEST_CASE("Redis killed: unavailable and nothing accepted twice; back: recovery", "[redis][outage]") {
+TEST_CASE("Redis killed: unavailable and nothing accepted twice, back: recovery", "[redis][outage]") {
   RedisServer server;
   auto store = RedisReplayStore::connect(options_for(server));
   REQUIRE(store);

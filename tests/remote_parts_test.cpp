@@ -67,7 +67,7 @@ TEST_CASE("read_jwks_answer: keys only from a 200 with a usable set", "[remote][
   CHECK(tokenpass::internal::read_jwks_answer(no_answer, opt, false).detail == "refused");
 }
 
-TEST_CASE("jwks_ttl clamps Cache-Control; ETags are kept only as entity-tags",
+TEST_CASE("jwks_ttl clamps Cache-Control, ETags are kept only as entity-tags",
           "[remote][parts][fetch]") {
   tokenpass::RemoteJwksOptions opt;  // default 300, within [30, 86400]
   CHECK(tokenpass::internal::jwks_ttl(response(200, ""), opt) == 300s);

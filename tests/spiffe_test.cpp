@@ -134,7 +134,7 @@ TEST_CASE("JWT-SVID profile: what the standard requires, with bundle keys", "[sp
   CHECK_THROWS_AS(tokenpass::Policy::jwt_svid_profile({"a"}, {"shop"}), std::invalid_argument);
 }
 
-TEST_CASE("JWT-SVID keys serve that profile only; sig keys keep their meaning", "[spiffe]") {
+TEST_CASE("JWT-SVID keys serve that profile only, sig keys keep their meaning", "[spiffe]") {
   const tokenpass::Key key = tokenpass::Key::generate(tokenpass::Alg::ES256);
   const json claims = {{"iss", "https://issuer.test"}, {"sub", "spiffe://shop/ns/billing"}, {"aud", "spiffe://shop/product"}};
   const std::string token = svid(key, claims);

@@ -144,7 +144,10 @@ class CallInterceptor final : public grpc::experimental::Interceptor {
   ~CallInterceptor() override {
     if (!registered_) return;
     std::lock_guard<std::mutex> lock(state_->mu);
-    state_->calls.erase(info_->server_context());
+    // Only this call's record: should gRPC hand the same ServerContext to a new call
+    // before this interceptor is gone, that call's record stays.
+    const auto found = state_->calls.find(info_->server_context());
+    if (found != state_->calls.end() && found->second == outcome_) state_->calls.erase(found);
   }
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
