@@ -14,6 +14,7 @@ TOKENPASS_PACKAGES=(
   curl openssl                         # the demo (openssl: its throwaway CA)
   nginx haproxy                        # TLS-terminating proxies in front of services (tests, demo)
   prometheus wrk                       # promtool checks /metrics; wrk drives the load runs
+  doxygen                              # the API reference (ctest docs.reference)
 )
 # Installed only by scripts/fuzz.sh (passed to tokenpass_setup): clang and libFuzzer.
 TOKENPASS_FUZZ_PACKAGES=(clang libclang-rt-14-dev)

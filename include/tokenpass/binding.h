@@ -25,12 +25,14 @@
 
 namespace tokenpass {
 
+// PeerCertificate: the parts of a client certificate a service decides by. The adapters
+// make one per connection; from_der / from_pem read one.
 struct TOKENPASS_EXPORT PeerCertificate {
   // subject: the subject name in RFC 2253 form ("CN=billing,O=shop").
   std::string subject;
   // dns_names / uris: the subjectAltName entries of those types, in order.
   std::vector<std::string> dns_names;
-  std::vector<std::string> uris;
+  std::vector<std::string> uris;  // the URI SANs (SPIFFE IDs among them), in order
   // thumbprint: base64url (unpadded) SHA-256 of the DER certificate: RFC 8705 §3.1
   // `x5t#S256`.
   std::string thumbprint;
@@ -54,9 +56,9 @@ struct DpopOptions;  // dpop.h
 // DpopRequest: a DPoP proof as it came with a request (the `DPoP` header), and the
 // request it must name.
 struct DpopRequest {
-  std::string_view proof;
-  std::string_view htm;  // the request's method
-  std::string_view htu;  // the request's URI
+  std::string_view proof;                // the `DPoP` header's value, a compact JWS
+  std::string_view htm;                  // the request's method
+  std::string_view htu;                  // the request's URI
   const DpopOptions* options = nullptr;  // null: DpopOptions{}
 };
 

@@ -31,8 +31,11 @@ inline constexpr double kMaxNumericDate = 9007199254740992.0;  // 2^53
 using NumericDate =
     std::chrono::time_point<std::chrono::system_clock, std::chrono::duration<double>>;
 
+// Claims: a JWT's claims set, read with types. Cheap to copy (copies share one
+// immutable record) and safe to share across threads.
 class TOKENPASS_EXPORT Claims {
  public:
+  // Claims: an empty claims object.
   Claims();
 
   // from_json wraps a claims object and checks the types of the registered claims
@@ -45,23 +48,30 @@ class TOKENPASS_EXPORT Claims {
   // strings. Anything else is bad_claim.
   static Result<void> check_types(const nlohmann::json& claims);
 
+  // issuer / subject / jwt_id / client_id: `iss`, `sub`, `jti`, `client_id`; nullopt
+  // when absent (or ill-typed).
   std::optional<std::string> issuer() const;
   std::optional<std::string> subject() const;
   std::optional<std::string> jwt_id() const;
   std::optional<std::string> client_id() const;
+
   // audience: `aud` as a list (a single string becomes one element).
   std::vector<std::string> audience() const;
+
   // expires_at / not_before / issued_at: nullopt when absent (or ill-typed).
   std::optional<NumericDate> expires_at() const;
   std::optional<NumericDate> not_before() const;
   std::optional<NumericDate> issued_at() const;
+
   // scopes: from `scope` (space-separated) when present, else `scp` (an array, or a
   // space-separated string). Empty entries are dropped.
   std::vector<std::string> scopes() const;
+  // has_scope: `scope` is one of `scopes()`.
   bool has_scope(std::string_view scope) const;
   // cnf: the confirmation claim (RFC 7800), if it is an object.
   std::optional<nlohmann::json> cnf() const;
 
+  // contains: the claims have a top-level member `name` (a name, not a JSON Pointer).
   bool contains(std::string_view name) const;
   // get: any member as JSON; nullopt when absent.
   std::optional<nlohmann::json> get(std::string_view name) const;
@@ -87,16 +97,18 @@ TOKENPASS_EXPORT bool is_json_pointer(std::string_view pointer) noexcept;
 // ClaimRule: a requirement on any claim by path (Policy::claim_rules). A rule whose
 // value is absent is missing_claim; one whose value does not satisfy it is bad_claim.
 struct TOKENPASS_EXPORT ClaimRule {
+  // Kind: what the rule asks of the value.
   enum class Kind {
     present,   // the value exists (any type)
     equals,    // the value equals `values[0]` (JSON equality: 1 and "1" differ)
     contains,  // an array holding `values[0]`, or a string whose space-separated words do
     one_of,    // the value equals one of `values`
   };
-  std::string pointer;  // a JSON Pointer (RFC 6901)
-  Kind kind = Kind::present;
-  std::vector<nlohmann::json> values;
+  std::string pointer;                 // a JSON Pointer (RFC 6901)
+  Kind kind = Kind::present;           // what it asks
+  std::vector<nlohmann::json> values;  // what `equals`, `contains`, `one_of` compare with
 
+  // present / equals / contains / one_of make a rule of that kind for `pointer`.
   static ClaimRule present(std::string pointer);
   static ClaimRule equals(std::string pointer, nlohmann::json value);
   static ClaimRule contains(std::string pointer, nlohmann::json value);
@@ -108,9 +120,10 @@ struct TOKENPASS_EXPORT ClaimRule {
 
 // RoleMapping: where a token carries its roles (authorities), as JSON Pointers to an
 // array of strings or a space-separated string. The roles are the union of them all.
-// Keycloak puts realm roles at /realm_access/roles and a client's at
-// /resource_access/<client>/roles; many issuers use /roles or /groups.
+// Keycloak puts realm roles at `/realm_access/roles` and a client's at
+// `/resource_access/<client>/roles`; many issuers use `/roles` or `/groups`.
 struct TOKENPASS_EXPORT RoleMapping {
+  // paths: the JSON Pointers to read, in order.
   std::vector<std::string> paths = {"/realm_access/roles", "/roles", "/groups"};
 
   // keycloak: realm roles, and the roles of each of `clients` (resource_access).
@@ -118,6 +131,7 @@ struct TOKENPASS_EXPORT RoleMapping {
 
   // roles: every role the claims carry under `paths`, in path order, each once.
   std::vector<std::string> roles(const Claims& claims) const;
+  // has_role: `role` is one of `roles(claims)`.
   bool has_role(const Claims& claims, std::string_view role) const;
 };
 
@@ -131,8 +145,11 @@ TOKENPASS_EXPORT Result<void> check_roles(const Claims& claims, const RoleMappin
 // integer NumericDates (seconds since the epoch).
 class TOKENPASS_EXPORT ClaimsBuilder {
  public:
+  // ClaimsBuilder starts from an empty object.
   ClaimsBuilder() : json_(nlohmann::json::object()) {}
 
+  // issuer, subject, audience, expires_at, not_before, issued_at, jwt_id, client_id set
+  // `iss`, `sub`, `aud`, `exp`, `nbf`, `iat`, `jti`, `client_id`; each returns `*this`.
   ClaimsBuilder& issuer(std::string iss);
   ClaimsBuilder& subject(std::string sub);
   ClaimsBuilder& audience(std::string aud);
@@ -142,6 +159,7 @@ class TOKENPASS_EXPORT ClaimsBuilder {
   ClaimsBuilder& issued_at(std::chrono::system_clock::time_point t);
   ClaimsBuilder& jwt_id(std::string jti);
   ClaimsBuilder& client_id(std::string id);
+
   // scopes writes `scope` as one space-separated string (RFC 8693 §4.2, RFC 9068).
   ClaimsBuilder& scopes(const std::vector<std::string>& scopes);
   // claim sets any member; a registered name set here is written as given.
@@ -149,6 +167,7 @@ class TOKENPASS_EXPORT ClaimsBuilder {
   // remove drops a member.
   ClaimsBuilder& remove(std::string_view name);
 
+  // json: the claims object built so far.
   const nlohmann::json& json() const noexcept { return json_; }
   // to_string: the compact JSON text.
   std::string to_string() const { return json_.dump(); }

@@ -35,15 +35,17 @@ enum class ClientAuth {
   self_signed_tls_client_auth,  // a self-signed certificate registered with the server (§2.2)
 };
 
+// ClientCredentialsOptions: the token endpoint, how the client authenticates there,
+// and how tokens are cached and refreshed.
 struct ClientCredentialsOptions {
-  std::string token_endpoint;  // https:// (http:// only with allow_http)
-  std::string client_id;
-  std::string client_secret;  // for the client_secret_* methods
-  ClientAuth auth = ClientAuth::client_secret_basic;
+  std::string token_endpoint;                         // https:// (http:// only with allow_http)
+  std::string client_id;                              // the client's id at the endpoint
+  std::string client_secret;                          // for the client_secret_* methods
+  ClientAuth auth = ClientAuth::client_secret_basic;  // how the client authenticates
   // assertion_key: the private key for private_key_jwt; the assertion has iss = sub =
   // client_id, aud = token_endpoint, a jti and exp = now + assertion_lifetime.
   std::optional<Key> assertion_key;
-  std::chrono::seconds assertion_lifetime{60};
+  std::chrono::seconds assertion_lifetime{60};  // see assertion_key
   // dpop: ask for DPoP-bound tokens (RFC 9449 §5): each token request carries a proof
   // signed by this signer (a nonce the endpoint asks for is remembered and the request
   // made once more); the endpoint answers token_type "DPoP", and every request that
@@ -55,12 +57,14 @@ struct ClientCredentialsOptions {
   double refresh_at = 0.8;
   // default_lifetime: assumed when the response has no expires_in.
   std::chrono::seconds default_lifetime{300};
+
   // Back-off after a failed request: doubles from min_retry up to max_retry.
   std::chrono::seconds min_retry{1};
   std::chrono::seconds max_retry{30};
-  std::chrono::milliseconds timeout{5000};
-  std::size_t max_response_bytes = 64 * 1024;
-  bool allow_http = false;
+
+  std::chrono::milliseconds timeout{5000};     // for one request, the whole exchange
+  std::size_t max_response_bytes = 64 * 1024;  // a larger answer is http_error
+  bool allow_http = false;                     // accept http://: tests and loopback only
   // max_cache_entries: distinct (audience, scopes) or exchange entries kept.
   std::size_t max_cache_entries = 1024;
   Clock clock;  // default std::chrono::system_clock::now
@@ -76,13 +80,15 @@ struct ClientCredentialsOptions {
 
 // AccessToken: what a token endpoint issued (RFC 6749 §5.1, RFC 8693 §2.2.1).
 struct AccessToken {
-  std::string access_token;
+  std::string access_token;       // the token itself; never log it
   std::string token_type;         // "Bearer" (or "N_A" for some exchanged tokens)
   std::string issued_token_type;  // RFC 8693 only
   std::string scope;              // as granted, when the endpoint says
+  // expires_at: when it was received plus `expires_in` (default_lifetime without one).
   std::chrono::system_clock::time_point expires_at;
 };
 
+// TokenClientStats: the counters of a ClientCredentials or TokenExchange.
 struct TokenClientStats {
   std::uint64_t requests = 0;    // token endpoint requests made
   std::uint64_t failures = 0;    // failed requests (transport, HTTP status, bad body)
@@ -93,6 +99,8 @@ namespace internal {
 class TokenClient;
 }
 
+// ClientCredentials: this service's own tokens (client credentials grant), cached per
+// (audience, scopes) and refreshed ahead of expiry. Thread-safe.
 class TOKENPASS_EXPORT ClientCredentials {
  public:
   // ClientCredentials throws std::invalid_argument for a missing endpoint or client_id,
@@ -114,6 +122,7 @@ class TOKENPASS_EXPORT ClientCredentials {
   Result<AccessToken> token(std::string_view audience = {},
                             const std::vector<std::string>& scopes = {}) const;
 
+  // stats: the counters now. Thread-safe.
   TokenClientStats stats() const;
   // dpop_signer: ClientCredentialsOptions::dpop (null when none).
   const DpopSigner* dpop_signer() const noexcept;
@@ -122,6 +131,8 @@ class TOKENPASS_EXPORT ClientCredentials {
   std::unique_ptr<internal::TokenClient> client_;
 };
 
+// TokenExchange: trades verified user tokens for tokens meant for another audience
+// (RFC 8693), cached per (subject token, audience, scopes). Thread-safe.
 class TOKENPASS_EXPORT TokenExchange {
  public:
   // TokenExchange authenticates like ClientCredentials (same options; throws alike).
@@ -138,7 +149,9 @@ class TOKENPASS_EXPORT TokenExchange {
   Result<AccessToken> exchange(const VerifiedToken& subject, std::string_view audience,
                                const std::vector<std::string>& scopes = {}) const;
 
+  // stats: the counters now. Thread-safe.
   TokenClientStats stats() const;
+  // dpop_signer: ClientCredentialsOptions::dpop (null when none).
   const DpopSigner* dpop_signer() const noexcept;
 
  private:

@@ -24,6 +24,8 @@
 
 namespace tokenpass {
 
+// DpopOptions: how DPoP proofs are checked (check_dpop_proof, and the Verifier,
+// TokenResolver or TokenEndpoint given them).
 struct DpopOptions {
   // max_age: the proof's `iat` may be at most this long before now.
   std::chrono::seconds max_age{60};
@@ -39,7 +41,8 @@ struct DpopOptions {
 // DpopProof: a proof that passed check_dpop_proof.
 struct DpopProof {
   std::string jkt;  // RFC 7638 SHA-256 thumbprint of the proof's public key
-  std::string jti;
+  std::string jti;  // its `jti`, to record against replay
+  // iat: its `iat`, the time the client says it made the proof.
   std::chrono::system_clock::time_point iat;
   // replay_until: how long its `jti` must be remembered (iat + max_age + future_leeway).
   std::chrono::system_clock::time_point replay_until;
@@ -106,6 +109,7 @@ class TOKENPASS_EXPORT DpopSigner {
 
   // jkt: the key's RFC 7638 SHA-256 thumbprint, what bound tokens carry as `cnf.jkt`.
   const std::string& jkt() const noexcept;
+  // alg: the algorithm proofs are signed with.
   Alg alg() const noexcept;
 
  private:

@@ -131,8 +131,8 @@ TOKENPASS_EXPORT std::error_code make_error_code(errc code) noexcept;
 // Error: a code to branch on and a detail to log. `detail` never holds key
 // material or the whole token.
 struct Error {
-  errc code = errc::malformed;
-  std::string detail;
+  errc code = errc::malformed;  // why; stable: the one thing to branch on
+  std::string detail;           // a short text for logs, never to branch on
 };
 
 // make_error is shorthand for `Error{code, std::string(detail)}`.
@@ -143,8 +143,11 @@ inline Error make_error(errc code, std::string_view detail = {}) {
 // bad_result_access is thrown by `Result<T>::value()` when the result holds an error.
 class TOKENPASS_EXPORT bad_result_access : public std::exception {
  public:
+  // bad_result_access keeps `error`, the error the result held.
   explicit bad_result_access(Error error) : error_(std::move(error)) {}
+  // what: a fixed message; it does not include the error's code or detail.
   const char* what() const noexcept override;
+  // error: the error the result held.
   const Error& error() const noexcept { return error_; }
 
  private:
@@ -164,6 +167,7 @@ class [[nodiscard]] Result {
   static_assert(!std::is_same_v<std::decay_t<T>, Error>, "Result<Error> is ambiguous");
 
  public:
+  // value_type: `T`, as in `std::expected`.
   using value_type = T;
 
   // A value, or anything a `T` is made from.
@@ -173,30 +177,42 @@ class [[nodiscard]] Result {
                                      !std::is_same_v<std::decay_t<U>, Result>>>
   Result(U&& value)  // NOLINT(google-explicit-constructor): mirrors std::expected
       : state_(std::in_place_index<0>, std::forward<U>(value)) {}
+  // An error (implicit, so that a function can `return make_error(...)`).
   Result(Error error)  // NOLINT(google-explicit-constructor)
       : state_(std::in_place_index<1>, std::move(error)) {}
 
+  // has_value: the result holds a `T`, not an error.
   bool has_value() const noexcept { return state_.index() == 0; }
+  // operator bool: `has_value()`.
   explicit operator bool() const noexcept { return has_value(); }
 
+  // operator*: the value. On an error it terminates (std::abort), in every build type.
   T& operator*() & noexcept { return checked(); }
+  // operator* (const): the value; terminates on an error.
   const T& operator*() const& noexcept { return const_cast<Result*>(this)->checked(); }
+  // operator* (rvalue): the value, moved out; terminates on an error.
   T&& operator*() && noexcept { return std::move(checked()); }
+  // operator->: the value's members; terminates on an error.
   T* operator->() noexcept { return &checked(); }
+  // operator-> (const): the value's members; terminates on an error.
   const T* operator->() const noexcept { return &const_cast<Result*>(this)->checked(); }
 
+  // value: the value. On an error it throws `bad_result_access` holding the error.
   T& value() & {
     throw_if_error();
     return std::get<0>(state_);
   }
+  // value (const): the value; throws `bad_result_access` on an error.
   const T& value() const& {
     throw_if_error();
     return std::get<0>(state_);
   }
+  // value (rvalue): the value, moved out; throws `bad_result_access` on an error.
   T&& value() && {
     throw_if_error();
     return std::move(std::get<0>(state_));
   }
+  // value_or: a copy of the value, or `fallback` converted to `T` on an error.
   template <class U>
   T value_or(U&& fallback) const& {
     return has_value() ? std::get<0>(state_) : static_cast<T>(std::forward<U>(fallback));
@@ -207,6 +223,7 @@ class [[nodiscard]] Result {
     if (has_value()) detail::result_terminate();
     return std::get<1>(state_);
   }
+  // error (rvalue): the error, moved out; terminates on a value.
   Error&& error() && noexcept {
     if (has_value()) detail::result_terminate();
     return std::move(std::get<1>(state_));
@@ -228,16 +245,23 @@ class [[nodiscard]] Result {
 template <>
 class [[nodiscard]] Result<void> {
  public:
+  // value_type: `void`.
   using value_type = void;
 
+  // Success.
   Result() = default;
+  // An error (implicit, so that a function can `return make_error(...)`).
   Result(Error error) : error_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
+  // has_value: success, not an error.
   bool has_value() const noexcept { return !error_.has_value(); }
+  // operator bool: `has_value()`.
   explicit operator bool() const noexcept { return has_value(); }
+  // value: nothing on success; throws `bad_result_access` holding the error otherwise.
   void value() const {
     if (error_) throw bad_result_access(*error_);
   }
+  // error returns the error; calling it on success terminates.
   const Error& error() const& noexcept {
     if (!error_) detail::result_terminate();
     return *error_;

@@ -42,6 +42,7 @@ class TOKENPASS_EXPORT TrustedCallers {
   // report it) in one of the ranges, or presents `connection_peer`, verified, with one
   // of the identities.
   bool trusts(std::string_view remote_address, const PeerCertificate* connection_peer) const noexcept;
+  // empty: no range and no identity: it trusts no one.
   bool empty() const noexcept { return networks_.empty() && identities_.empty(); }
 
  private:
@@ -61,10 +62,11 @@ enum class ForwardedFormat {
   escaped_pem,   // a URL-encoded PEM certificate (nginx `$ssl_client_escaped_cert`)
 };
 
+// ForwardedCertificateOptions: which proxies forward the caller's certificate, and how.
 struct ForwardedCertificateOptions {
   // proxies: who may forward a certificate. Must not be empty.
   TrustedCallers proxies;
-  ForwardedFormat format = ForwardedFormat::client_cert;
+  ForwardedFormat format = ForwardedFormat::client_cert;  // how they write it
   // header: where the certificate comes; empty: `Client-Cert` (client_cert),
   // `X-Forwarded-Client-Cert` (envoy_xfcc). Required for escaped_pem (e.g.
   // "X-SSL-Client-Cert").
@@ -101,6 +103,7 @@ class TOKENPASS_EXPORT ForwardedCertificates {
   // `Client-Cert`, `Client-Cert-Chain` and `X-Forwarded-Client-Cert` whatever the
   // format (none of them may come from a caller that is not a trusted proxy).
   const std::vector<std::string>& header_names() const noexcept { return header_names_; }
+  // options: as given to the constructor.
   const ForwardedCertificateOptions& options() const noexcept { return options_; }
 
  private:

@@ -17,23 +17,26 @@
 
 namespace tokenpass {
 
+// HttpHeaders: header fields as (name, value) pairs, in order; a name may repeat.
 using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
 
+// HttpRequest: one request for an `HttpClient` to send.
 struct HttpRequest {
-  std::string method = "GET";
-  std::string url;  // absolute: http:// or https://
-  HttpHeaders headers;
-  std::string body;
+  std::string method = "GET";  // "GET", "POST", ...
+  std::string url;             // absolute: http:// or https://
+  HttpHeaders headers;         // sent as given, in order
+  std::string body;            // sent as is; empty for none
   // timeout: for the whole exchange (connect, send, receive).
   std::chrono::milliseconds timeout{5000};
   // max_response_bytes: a larger body is refused (http_error) while it is read.
   std::size_t max_response_bytes = 1024 * 1024;
 };
 
+// HttpResponse: what a server answered, whatever the status.
 struct HttpResponse {
-  int status = 0;
-  HttpHeaders headers;
-  std::string body;
+  int status = 0;       // the HTTP status code
+  HttpHeaders headers;  // as received, in order
+  std::string body;     // the whole body
 
   // header: the first header with this name, compared case-insensitively.
   std::optional<std::string> header(std::string_view name) const;
@@ -45,6 +48,8 @@ struct HttpResponse {
 class TOKENPASS_EXPORT HttpClient {
  public:
   virtual ~HttpClient();
+  // send makes one exchange for `request`: the response, whatever its status, or
+  // http_error (see HttpClient).
   virtual Result<HttpResponse> send(const HttpRequest& request) = 0;
 };
 

@@ -23,25 +23,29 @@
 
 namespace tokenpass {
 
+// IntrospectionOptions: where an Introspector asks, as whom, and how long it keeps answers.
 struct IntrospectionOptions {
   std::string endpoint;  // https:// (http:// only with allow_http)
+
   // client_id / client_secret: HTTP Basic (RFC 6749 §2.3.1: both form-encoded first);
   // none when the id is empty.
   std::string client_id;
   std::string client_secret;
-  bool allow_http = false;
-  std::chrono::milliseconds timeout{5000};  // for the whole exchange
-  std::size_t max_response_bytes = 1024 * 1024;
+
+  bool allow_http = false;                       // accept http://: tests and loopback only
+  std::chrono::milliseconds timeout{5000};       // for the whole exchange
+  std::size_t max_response_bytes = 1024 * 1024;  // a larger answer is http_error
   // cache_ttl: an active answer is kept until the token's `exp`, and at most this long
   // (a revoked token keeps being accepted for at most this long). 0: nothing is cached.
   std::chrono::seconds cache_ttl{60};
   // negative_ttl: an inactive answer is kept this long (a flood of one bad token asks
   // once per period). Failures (http_error) are never kept.
   std::chrono::seconds negative_ttl{5};
-  std::size_t max_cache_entries = 10000;
-  Clock clock;  // default std::chrono::system_clock::now
+  std::size_t max_cache_entries = 10000;  // answers kept at most (0: none)
+  Clock clock;                            // default std::chrono::system_clock::now
 };
 
+// IntrospectionStats: an Introspector's counters since construction.
 struct IntrospectionStats {
   std::uint64_t requests = 0;    // introspection requests sent
   std::uint64_t cache_hits = 0;  // answers from the cache (active or inactive)
@@ -49,6 +53,8 @@ struct IntrospectionStats {
   std::uint64_t failures = 0;    // requests without a usable answer (http_error)
 };
 
+// Introspector: asks an RFC 7662 endpoint whether tokens are active, and caches the
+// answers. Thread-safe.
 class TOKENPASS_EXPORT Introspector {
  public:
   // Introspector throws std::invalid_argument for an endpoint that is not an https URL
@@ -65,6 +71,7 @@ class TOKENPASS_EXPORT Introspector {
   // under way waits for that request's answer.
   Result<nlohmann::json> introspect(std::string_view token) const;
 
+  // stats: the counters now. Thread-safe.
   IntrospectionStats stats() const;
 
  private:

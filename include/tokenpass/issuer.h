@@ -17,6 +17,7 @@
 
 namespace tokenpass {
 
+// IssuerOptions: what an Issuer writes into every token besides iss, iat and exp.
 struct IssuerOptions {
   // audience: written as `aud` when the claims set none (one value: a string).
   std::vector<std::string> audience;
@@ -32,6 +33,7 @@ struct IssuerOptions {
   Clock clock;
 };
 
+// Issuer: signs tokens with one key as one issuer, with a fixed lifetime.
 class TOKENPASS_EXPORT Issuer {
  public:
   // Issuer throws std::invalid_argument when `key` cannot sign (a public key, or `use`
@@ -47,8 +49,11 @@ class TOKENPASS_EXPORT Issuer {
   // when signing fails for a reason of ours (memory, OpenSSL). Thread-safe.
   Result<std::string> issue(const ClaimsBuilder& claims) const;
 
+  // key: the signing key.
   const Key& key() const noexcept { return key_; }
+  // issuer: the `iss` of every token.
   const std::string& issuer() const noexcept { return issuer_; }
+  // lifetime: `exp` - `iat` of every token.
   std::chrono::seconds lifetime() const noexcept { return lifetime_; }
 
  private:

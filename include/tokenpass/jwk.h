@@ -35,6 +35,8 @@ struct GenerateOptions {
   std::optional<Curve> curve;   // EdDSA only: Ed25519 (default) or Ed448
 };
 
+// Key: one parsed key and its JWK metadata. Made only by the functions below, so it is
+// always usable; immutable, cheap to copy, safe to share across threads.
 class TOKENPASS_EXPORT Key {
  public:
   // from_jwk reads one JWK (RFC 7517/7518/8037): RSA, EC (P-256, P-384, P-521,
@@ -44,9 +46,11 @@ class TOKENPASS_EXPORT Key {
   // bits, a point off its curve, a private part that does not match the public one,
   // an `alg` that the key does not fit or that is no JWS signature algorithm).
   static Result<Key> from_jwk(std::string_view json);
+  // from_jwk (parsed): the same, for a JWK already parsed.
   static Result<Key> from_jwk(const nlohmann::json& jwk);
   // Text overloads: without them a std::string or literal is ambiguous between the two.
   static Result<Key> from_jwk(const std::string& json) { return from_jwk(std::string_view(json)); }
+  // from_jwk (C string): as for a std::string.
   static Result<Key> from_jwk(const char* json) { return from_jwk(std::string_view(json)); }
 
   // from_pem reads the first PEM block it understands: SPKI public key, PKCS#8 or
@@ -70,14 +74,18 @@ class TOKENPASS_EXPORT Key {
   // or a curve that does not fit `alg`.
   static Key generate(Alg alg, const GenerateOptions& options = {});
 
+  // type: the JWK `kty`.
   KeyType type() const noexcept;
+  // curve: the JWK `crv`; Curve::none for RSA and oct keys.
   Curve curve() const noexcept;
   // bits is the RSA modulus size, the curve order size, or the secret size in bits.
   std::size_t bits() const noexcept;
   // is_private: the key can sign (it holds a private key or an HMAC secret).
   bool is_private() const noexcept;
+  // is_symmetric: an oct (HMAC) key.
   bool is_symmetric() const noexcept { return type() == KeyType::oct; }
 
+  // kid: the JWK `kid` ("" when it has none).
   const std::string& kid() const noexcept;
   // alg is the key's pinned `alg`, if it has one.
   std::optional<Alg> alg() const noexcept;
@@ -96,6 +104,7 @@ class TOKENPASS_EXPORT Key {
   // default_alg: the key's `alg`, else the first algorithm it fits (RS256 for RSA,
   // the curve's ES algorithm for EC, EdDSA for OKP, HS256/384/512 for oct by size).
   Alg default_alg() const noexcept;
+
   // can_verify / can_sign: `use` is absent or "sig" and `key_ops`, when present (also
   // when it is `[]`), contains "verify" / "sign"; can_sign also needs a private key.
   bool can_verify() const noexcept;
@@ -115,6 +124,7 @@ class TOKENPASS_EXPORT Key {
   // included; never log it.
   nlohmann::json to_public_jwk() const;
   nlohmann::json to_private_jwk() const;
+
   // to_public_pem (SPKI) / to_private_pem (PKCS#8): for interop; throw
   // std::invalid_argument for oct keys (and to_private_pem for public keys).
   std::string to_public_pem() const;
@@ -133,12 +143,16 @@ class TOKENPASS_EXPORT Key {
 struct SkippedKey {
   std::size_t index = 0;  // position in "keys"
   std::string kid;        // its "kid" if it had a string one
-  Error error;
+  Error error;            // why it was not loaded (key_unusable or malformed)
 };
 
+// KeySet: keys in order, as in a JWK set, with the members that could not be loaded.
+// Immutable after construction and safe to share across threads.
 class TOKENPASS_EXPORT KeySet {
  public:
+  // KeySet: an empty set.
   KeySet() = default;
+  // KeySet holds `keys`, in this order.
   explicit KeySet(std::vector<Key> keys);
 
   // from_jwks reads a JWK set (`{"keys":[...]}`). A key that cannot be loaded is
@@ -146,10 +160,13 @@ class TOKENPASS_EXPORT KeySet {
   // the document is not a JSON object with a "keys" array; too_large when it holds
   // more than `max_keys` keys.
   static Result<KeySet> from_jwks(std::string_view json, std::size_t max_keys = 1000);
+  // from_jwks (parsed): the same, for a document already parsed.
   static Result<KeySet> from_jwks(const nlohmann::json& jwks, std::size_t max_keys = 1000);
+  // from_jwks (std::string): the text overload; without it a std::string is ambiguous.
   static Result<KeySet> from_jwks(const std::string& json, std::size_t max_keys = 1000) {
     return from_jwks(std::string_view(json), max_keys);
   }
+  // from_jwks (C string): as for a std::string.
   static Result<KeySet> from_jwks(const char* json, std::size_t max_keys = 1000) {
     return from_jwks(std::string_view(json), max_keys);
   }
@@ -164,9 +181,13 @@ class TOKENPASS_EXPORT KeySet {
   // find returns the first key with this kid, or null. The pointer lives as long as
   // the set.
   const Key* find(std::string_view kid) const noexcept;
+  // keys: the keys, in order.
   const std::vector<Key>& keys() const noexcept { return keys_; }
+  // skipped: the members that were not loaded, and why.
   const std::vector<SkippedKey>& skipped() const noexcept { return skipped_; }
+  // empty: the set holds no key.
   bool empty() const noexcept { return keys_.empty(); }
+  // size: the number of keys.
   std::size_t size() const noexcept { return keys_.size(); }
 
   // to_public_jwks: `{"keys":[...]}` of the public halves (oct keys are left out).

@@ -39,6 +39,7 @@ struct JsonLimits {
 // Default largest token accepted, in bytes, before any decoding.
 inline constexpr std::size_t kDefaultMaxTokenSize = 64 * 1024;
 
+// JwsSignOptions: how sign_jws writes the header.
 struct JwsSignOptions {
   // alg: the algorithm to sign with; default the key's `default_alg()`. It must be
   // one the key accepts.
@@ -52,6 +53,7 @@ struct JwsSignOptions {
   nlohmann::json extra_header = nlohmann::json::object();
 };
 
+// JwsVerifyOptions: what verify_jws requires besides a signature that holds.
 struct JwsVerifyOptions {
   // algorithms: narrows what the keys accept; empty means no narrowing.
   std::vector<Alg> algorithms;
@@ -60,8 +62,8 @@ struct JwsVerifyOptions {
   std::optional<std::string> typ;
   // critical: `crit` names the caller handles itself; any other name is unknown_crit.
   std::vector<std::string> critical;
-  std::size_t max_token_size = kDefaultMaxTokenSize;
-  JsonLimits json_limits;
+  std::size_t max_token_size = kDefaultMaxTokenSize;  // bytes; a longer token is too_large
+  JsonLimits json_limits;                             // for the header's JSON (too_large)
   // typ_if_present: when not empty, a header `typ`, if there is one, must match one of
   // these (as `typ` matches); else bad_type.
   std::vector<std::string> typ_if_present;
@@ -83,6 +85,7 @@ class TOKENPASS_EXPORT VerifiedJws {
   const nlohmann::json& header() const noexcept;
   // payload: the decoded payload bytes, exactly as signed.
   const std::string& payload() const noexcept { return payload_; }
+  // alg: the algorithm the signature was checked with.
   Alg alg() const noexcept { return alg_; }
   // kid: the header's kid ("" when absent).
   const std::string& kid() const noexcept { return kid_; }
@@ -104,10 +107,13 @@ class TOKENPASS_EXPORT VerifiedJws {
 // it converts to nothing that a verified token is expected to be.
 class TOKENPASS_EXPORT UnverifiedJws {
  public:
+  // header: the protected header, parsed.
   const nlohmann::json& header() const noexcept { return header_; }
   // payload_bytes: the decoded payload; payload_json: it parsed as JSON, if it does.
   const std::string& payload_bytes() const noexcept { return payload_; }
+  // payload_json: the payload parsed as JSON; nullopt when it is not JSON.
   const std::optional<nlohmann::json>& payload_json() const noexcept { return payload_json_; }
+  // signature: the decoded signature bytes (empty for an unsecured JWS).
   const std::string& signature() const noexcept { return signature_; }
 
  private:

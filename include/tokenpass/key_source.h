@@ -37,10 +37,12 @@ struct KeyQuery {
 // number that no other set, from any source of this process, has had: the same set
 // served again keeps it, a new set gets a new one. 0 means the source does not say.
 struct ServedKeys {
-  std::shared_ptr<const KeySet> keys;
-  std::uint64_t version = 0;
+  std::shared_ptr<const KeySet> keys;  // the set
+  std::uint64_t version = 0;           // its version; 0 when the source does not say
 };
 
+// KeySource: the interface a Verifier takes keys from; implement it for a source of
+// your own. Implementations are shared across request threads.
 class TOKENPASS_EXPORT KeySource {
  public:
   virtual ~KeySource();
@@ -70,6 +72,7 @@ class TOKENPASS_EXPORT KeySource {
 // StaticKeySource: a fixed key set, for keys from files or configuration.
 class TOKENPASS_EXPORT StaticKeySource final : public KeySource {
  public:
+  // StaticKeySource serves `keys`, under one version, for good.
   explicit StaticKeySource(KeySet keys);
   Result<std::shared_ptr<const KeySet>> keys_for(const KeyQuery& query) const override;
   Result<ServedKeys> served_keys(const KeyQuery& query) const override;
@@ -82,8 +85,9 @@ class TOKENPASS_EXPORT StaticKeySource final : public KeySource {
 
 // RemoteJwksEvent: what `RemoteJwksOptions::on_event` hears about, for logging.
 struct RemoteJwksEvent {
+  // Kind: a set fetched, a 304 (the set kept), or a failed or refused fetch.
   enum class Kind { fetched, not_modified, fetch_failed };
-  Kind kind;
+  Kind kind;           // what happened
   std::string detail;  // the URL and, for failures, why; never key material
 };
 
@@ -99,15 +103,18 @@ struct RemoteJwksStats {
   std::uint64_t stale_serves = 0;  // lookups served from a set past its TTL
 };
 
+// RemoteJwksOptions: where a RemoteJwks fetches, how long it keeps a set, and its limits.
 struct RemoteJwksOptions {
-  std::string url;
+  std::string url;  // the JWK set's URL: https:// (http:// only with allow_http)
   // allow_http: accept a plain http:// URL. Only for tests and loopback set-ups.
   bool allow_http = false;
+
   // TTL: Cache-Control max-age when the server sends one, kept within
   // [min_ttl, max_ttl]; default_ttl otherwise.
   std::chrono::seconds default_ttl{300};
   std::chrono::seconds min_ttl{30};
   std::chrono::seconds max_ttl{86400};
+
   // refresh_ahead: start a background refresh this long before the TTL ends (at most
   // half the TTL).
   std::chrono::seconds refresh_ahead{30};
@@ -119,8 +126,8 @@ struct RemoteJwksOptions {
   // timeout: for one fetch; also the longest a verify waits for a fetch it needs (the
   // first one, or one for an unknown kid).
   std::chrono::milliseconds timeout{5000};
-  std::size_t max_body_bytes = 512 * 1024;
-  std::size_t max_keys = 100;
+  std::size_t max_body_bytes = 512 * 1024;  // a larger body is a failed fetch
+  std::size_t max_keys = 100;               // a set with more keys is a failed fetch
   // clock: defaults to std::chrono::system_clock::now.
   std::function<std::chrono::system_clock::time_point()> clock;
   // on_event: called from the fetching thread, after the verifies waiting for the fetch
@@ -136,7 +143,7 @@ struct RemoteJwksOptions {
   // rate-limited refreshes and stale serving (metrics.h), as `metrics_issuer` (default:
   // the issuer for from_issuer, else the URL). Called without the source's lock held.
   std::shared_ptr<Observer> observer;
-  std::string metrics_issuer;
+  std::string metrics_issuer;  // the issuer label for `observer`
 };
 
 // RemoteJwks: an issuer's JWK set fetched over HTTP. One background thread does every
@@ -170,7 +177,9 @@ class TOKENPASS_EXPORT RemoteJwks final : public KeySource {
   Result<std::shared_ptr<const KeySet>> keys_for(const KeyQuery& query) const override;
   Result<ServedKeys> served_keys(const KeyQuery& query) const override;
 
+  // stats: the counters now. Thread-safe.
   RemoteJwksStats stats() const;
+  // url: the JWK set's URL (for from_issuer, the one discovery found).
   const std::string& url() const noexcept;
 
  private:

@@ -33,21 +33,29 @@ struct VerifyEvent {
   std::optional<Alg> alg;
   // cache: the policy has a token cache; cache_hit: the token was answered from it.
   bool cache = false;
-  bool cache_hit = false;
+  bool cache_hit = false;  // see `cache`
   // duration: the whole call, measured with std::chrono::steady_clock.
   std::chrono::nanoseconds duration{0};
 };
 
+// CacheOutcome: what the verified-token cache did (Observer::token_cache).
 enum class CacheOutcome { hit, miss, eviction };
+// FetchOutcome: how a key set fetch ended (Observer::jwks_fetch); not_modified is a 304.
 enum class FetchOutcome { success, not_modified, failure };
+// ReplayOutcome: what a replay store answered (Observer::replay_check): a first use
+// (fresh), a replay, or no answer (replay_store_unavailable).
 enum class ReplayOutcome { fresh, replayed, unavailable };
+// ClientTokenOutcome: how a request for a service token ended (Observer::client_token):
+// fetched, failed, or answered from the cache.
 enum class ClientTokenOutcome { success, failure, cache_hit };
+// KidMissOutcome: what a token with an unknown kid led to (Observer::jwks_kid_miss).
 enum class KidMissOutcome { fetch, joined, rate_limited };
 
 // ClientTokenEvent: one ClientCredentials::token / TokenExchange::exchange answer.
 struct ClientTokenEvent {
   std::string_view client;    // the configured client_id
   std::string_view audience;  // the audience (or resource) asked for; "" for none
+  // outcome: fetched from the endpoint (success), failed, or served from the cache.
   ClientTokenOutcome outcome = ClientTokenOutcome::success;
   // expires_at: of the token handed out (success and cache_hit).
   std::optional<std::chrono::system_clock::time_point> expires_at;
@@ -118,6 +126,7 @@ class TOKENPASS_EXPORT PrometheusMetrics final : public Observer {
   // render: the exposition text, for GET /metrics with
   // `Content-Type: text/plain; version=0.0.4`.
   std::string render() const;
+  // content_type: the `Content-Type` to serve `render()` with.
   static constexpr std::string_view content_type = "text/plain; version=0.0.4; charset=utf-8";
 
   void verified(const VerifyEvent& event) noexcept override;

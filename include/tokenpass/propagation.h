@@ -62,13 +62,14 @@ class TOKENPASS_EXPORT RequestContext {
   std::optional<PeerCertificate> peer_;
 };
 
+// TokenResolverOptions: where a TokenResolver finds the tokens, and which it requires.
 struct TokenResolverOptions {
   // user_header carries `Bearer <token>` (RFC 6750).
   std::string user_header = "Authorization";
   // service_header carries the calling service's token, bare or as `Bearer <token>`.
   std::string service_header = "X-MS-TOKEN";
-  bool require_user = true;
-  bool require_service = false;
+  bool require_user = true;      // a request without a user token is no_token
+  bool require_service = false;  // a request without a service token is no_token
   // dpop: also accept DPoP-bound user tokens (RFC 9449 §7.1): `<user_header>: DPoP
   // <token>` with exactly one `DPoP` proof header, checked with these options against
   // the request's method and URI (resolve's `target`). A token bound with `cnf.jkt` that
@@ -84,8 +85,8 @@ struct TokenResolverOptions {
 // URI as the client addressed it ("https://api.example.com/orders?id=7": scheme and
 // authority included; behind a proxy, the public ones).
 struct RequestTarget {
-  std::string_view method;
-  std::string_view uri;
+  std::string_view method;  // "GET", "POST", ...
+  std::string_view uri;     // absolute, as the client addressed it
 };
 
 // TokenResolver: finds and verifies the tokens of a request. Immutable, thread-safe.
@@ -116,6 +117,7 @@ class TOKENPASS_EXPORT TokenResolver {
   // challenge names the error under.
   static bool uses_dpop(std::string_view value) noexcept;
 
+  // options: as given to the constructor.
   const TokenResolverOptions& options() const noexcept { return options_; }
 
  private:
@@ -201,6 +203,7 @@ class TOKENPASS_EXPORT Outbound {
   // call with a service token instead); http_error or token_request_refused (no service
   // or exchanged token could be had, as ClientCredentials::token says). Never throws.
   Result<HttpHeaders> headers_for(std::string_view destination, const VerifiedToken* caller) const;
+  // headers_for a caller that is always there: as the pointer overload.
   Result<HttpHeaders> headers_for(std::string_view destination, const VerifiedToken& caller) const {
     return headers_for(destination, &caller);
   }

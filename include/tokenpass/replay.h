@@ -2,7 +2,7 @@
 // been used before its expiry?" atomically: the first use is accepted and remembered
 // until the token expires; any later use is `replayed`. `MemoryReplayStore` serves one
 // process; `RedisReplayStore` (<tokenpass/adapters/redis.h>, target tokenpass::redis)
-// is shared by every replica of a service. A `Verifier` with `Policy::single_use` asks
+// is shared by every replica of a service. A `Verifier` with `Policy::replay_store` asks
 // its store after the signature and every claim rule, so that a forged or expired token
 // never burns a jti.
 #pragma once
@@ -19,6 +19,8 @@
 
 namespace tokenpass {
 
+// ReplayStore: the interface of a store of (issuer, jti) pairs; implement it to keep
+// them elsewhere.
 class TOKENPASS_EXPORT ReplayStore {
  public:
   virtual ~ReplayStore();
@@ -35,16 +37,18 @@ class TOKENPASS_EXPORT ReplayStore {
   virtual std::string_view kind() const noexcept { return "custom"; }
 };
 
+// MemoryReplayStoreOptions: the bounds and clock of a MemoryReplayStore.
 struct MemoryReplayStoreOptions {
   // Bounds: when either is reached, new pairs are refused (replay_store_unavailable)
   // until expired ones make room; recorded pairs are never forgotten early, since that
   // would let a replay through.
   std::size_t max_entries = 1000000;
-  std::size_t max_bytes = 128 * 1024 * 1024;
+  std::size_t max_bytes = 128 * 1024 * 1024;  // as ReplayStoreStats::bytes counts them
   // clock: what "expired" is measured against (default system_clock::now).
   std::function<std::chrono::system_clock::time_point()> clock;
 };
 
+// ReplayStoreStats: a MemoryReplayStore's counters since construction, and its size now.
 struct ReplayStoreStats {
   std::uint64_t accepted = 0;  // first uses recorded
   std::uint64_t replays = 0;   // uses refused as replayed
@@ -57,6 +61,7 @@ struct ReplayStoreStats {
 // their expiry. Thread-safe.
 class TOKENPASS_EXPORT MemoryReplayStore final : public ReplayStore {
  public:
+  // MemoryReplayStore: an empty store with these bounds.
   explicit MemoryReplayStore(MemoryReplayStoreOptions options = {});
   ~MemoryReplayStore() override;
   MemoryReplayStore(const MemoryReplayStore&) = delete;
@@ -65,6 +70,7 @@ class TOKENPASS_EXPORT MemoryReplayStore final : public ReplayStore {
   Result<void> first_use(std::string_view issuer, std::string_view jti,
                          std::chrono::system_clock::time_point expires) const override;
   std::string_view kind() const noexcept override { return "memory"; }
+  // stats: the counters and size now. Thread-safe.
   ReplayStoreStats stats() const;
 
  private:

@@ -61,9 +61,9 @@ inline constexpr std::string_view kTokenExchangeGrant = "urn:ietf:params:oauth:g
 
 // SecretHash: a client secret (or password) stored as PBKDF2-HMAC-SHA256.
 struct TOKENPASS_EXPORT SecretHash {
-  std::string salt;  // base64url
-  std::string hash;  // base64url of the 32-byte derived key
-  int iterations = 100000;
+  std::string salt;         // base64url
+  std::string hash;         // base64url of the 32-byte derived key
+  int iterations = 100000;  // PBKDF2 iterations
 
   // make hashes `secret` with a fresh random 16-byte salt.
   static SecretHash make(std::string_view secret, int iterations = 100000);
@@ -74,17 +74,19 @@ struct TOKENPASS_EXPORT SecretHash {
 
 // ClientRecord: what the token endpoint knows about one client.
 struct ClientRecord {
-  std::string id;
+  std::string id;  // its client_id
   // secret: for client_secret_basic and client_secret_post.
   std::optional<SecretHash> secret;
   // assertion_keys: the client's public keys, for private_key_jwt.
   std::optional<KeySet> assertion_keys;
+
   // tls_client_auth (RFC 8705 §2.1.2): the one identity its CA-issued certificate must
   // carry: a URI SAN (e.g. a SPIFFE ID), a DNS SAN, or the subject (RFC 2253 form).
   std::string tls_client_auth_san_uri;
   std::string tls_client_auth_san_dns;
   std::string tls_client_auth_subject_dn;
-  // self_signed_thumbprints (RFC 8705 §2.2): the x5t#S256 of each certificate it may
+
+  // self_signed_thumbprints (RFC 8705 §2.2): the `x5t#S256` of each certificate it may
   // present for self_signed_tls_client_auth.
   std::vector<std::string> self_signed_thumbprints;
   // certificate_bound_tokens (RFC 8705 §3): a token issued over a connection with a
@@ -121,6 +123,7 @@ struct ClientRecord {
 class TOKENPASS_EXPORT ClientRegistry {
  public:
   virtual ~ClientRegistry();
+  // find: the client with this id; nullopt when there is none.
   virtual std::optional<ClientRecord> find(std::string_view client_id) const = 0;
 };
 
@@ -130,6 +133,7 @@ class TOKENPASS_EXPORT ClientRegistry {
 // unknown grant type, or a private key among its assertion keys.
 class TOKENPASS_EXPORT MemoryClientRegistry final : public ClientRegistry {
  public:
+  // MemoryClientRegistry holds `clients`; throws for the mistakes the class comment lists.
   explicit MemoryClientRegistry(std::vector<ClientRecord> clients);
   std::optional<ClientRecord> find(std::string_view client_id) const override;
 
@@ -157,6 +161,7 @@ class TOKENPASS_EXPORT FailureThrottle {
   // blocked: `key` is refused at `now`; `retry_after` then says for how long.
   bool blocked(const std::string& key, std::chrono::system_clock::time_point now,
                std::chrono::seconds* retry_after = nullptr);
+  // failed counts a failure of `key` at `now`.
   void failed(const std::string& key, std::chrono::system_clock::time_point now);
   // forgive takes back the latest failure of `key`: for an attempt counted as failed
   // before its secret was checked (so that concurrent guesses cannot pass the limit
@@ -181,20 +186,25 @@ class TOKENPASS_EXPORT FailureThrottle {
   std::map<std::string, std::size_t> pending_;  // attempts counted ahead, not yet ended
 };
 
+// TokenEndpointOptions: what a TokenEndpoint issues, offers and publishes, and its limits.
 struct TokenEndpointOptions {
   // issuer: `iss` of every token and the metadata's `issuer` (required).
   std::string issuer;
+
   // token_endpoint / jwks_uri: the URLs the metadata names; default issuer + "/token"
   // and issuer + "/.well-known/jwks.json". A private_key_jwt assertion's `aud` must
   // name the token endpoint or the issuer.
   std::string token_endpoint;
   std::string jwks_uri;
+
   // token_lifetime: of issued tokens, unless the client's record says otherwise.
   std::chrono::seconds token_lifetime{300};
+
   // typ of the tokens of each grant (header `typ`): RFC 9068 "at+jwt" by default; a
   // shop may give services' own tokens a type of their own (the demo: "svc+jwt").
   std::string client_credentials_typ = "at+jwt";
   std::string token_exchange_typ = "at+jwt";
+
   // subject_tokens: verifies RFC 8693 subject tokens. Null: token exchange is not
   // offered (nor listed in the metadata).
   std::shared_ptr<const Verifier> subject_tokens;
@@ -228,6 +238,7 @@ struct TokenEndpointOptions {
   // max_opaque_tokens; expired ones are dropped first): with several replicas, route
   // introspection to the replica that issued, or keep to JWTs.
   std::string introspection_endpoint;
+  // max_opaque_tokens: opaque tokens held at most (see introspection_endpoint).
   std::size_t max_opaque_tokens = 100000;
   // max_assertion_lifetime: an assertion whose exp is further away is refused.
   std::chrono::seconds max_assertion_lifetime{300};
@@ -236,11 +247,13 @@ struct TokenEndpointOptions {
   // max_published_keys: keys in the JWKS at most (the signing key included), see
   // TokenEndpoint::rotate_key.
   std::size_t max_published_keys = 3;
+
   // Failed client authentications allowed per client id and per peer address in
   // `throttle_window` before further attempts get 429 (0: no limit).
   std::size_t throttle_per_client = 5;
   std::size_t throttle_per_address = 20;
   std::chrono::seconds throttle_window{60};
+
   // unknown_client_iterations: the PBKDF2 work spent on a secret for a client that does
   // not exist, so that timing does not tell which clients do: set it to what the
   // registry's secrets use.
@@ -253,10 +266,12 @@ struct TokenEndpointOptions {
   std::shared_ptr<Observer> observer;
 };
 
+// TokenEndpointRequest: one HTTP request to the token or introspection endpoint, as
+// the server received it.
 struct TokenEndpointRequest {
-  std::string method = "POST";
-  HttpHeaders headers;
-  std::string body;
+  std::string method = "POST";  // the request's method
+  HttpHeaders headers;          // every header, as received
+  std::string body;             // the form body, not decoded
   // remote_address: the peer, for throttling.
   std::string remote_address;
   // client_certificate: the TLS connection's client certificate (mTLS), for the
@@ -264,18 +279,23 @@ struct TokenEndpointRequest {
   std::shared_ptr<const PeerCertificate> client_certificate;
 };
 
+// TokenEndpointResponse: the answer to send back as it is.
 struct TokenEndpointResponse {
-  int status = 200;
+  int status = 200;     // the HTTP status
   HttpHeaders headers;  // Content-Type, Cache-Control, Pragma, WWW-Authenticate, Allow, Retry-After
   std::string body;     // JSON
 };
 
+// TokenEndpointStats: a TokenEndpoint's counters since construction.
 struct TokenEndpointStats {
   std::uint64_t issued = 0;         // tokens issued
   std::uint64_t refused = 0;        // requests answered with an error
   std::uint64_t secret_checks = 0;  // PBKDF2 runs (known and unknown clients alike)
 };
 
+// TokenEndpoint: a token service's endpoints (token, introspection, metadata, JWKS),
+// framework-free: an adapter passes each request in and sends the response out.
+// Thread-safe.
 class TOKENPASS_EXPORT TokenEndpoint {
  public:
   // TokenEndpoint throws std::invalid_argument for a key that cannot sign, a null
@@ -320,18 +340,23 @@ class TOKENPASS_EXPORT TokenEndpoint {
   // is already published with other key material. Thread-safe.
   void publish_key(const Key& next);
   void rotate_key(Key next);
+
   // retire_key: stops publishing the key with `kid` (never the signing key). Returns
   // whether one was published. Thread-safe.
   bool retire_key(std::string_view kid);
   // signing_kid: the kid of the key that signs now.
   std::string signing_kid() const;
+
+  // issuer, token_endpoint, jwks_uri, mtls_token_endpoint, introspection_endpoint,
+  // max_body_bytes: as TokenEndpointOptions set them, defaults filled in.
   const std::string& issuer() const noexcept;
   const std::string& token_endpoint() const noexcept;
   const std::string& jwks_uri() const noexcept;
-  const std::string& mtls_token_endpoint() const noexcept;  // "" when none
+  const std::string& mtls_token_endpoint() const noexcept;     // "" when none
   const std::string& introspection_endpoint() const noexcept;  // "" when none
   std::size_t max_body_bytes() const noexcept;
 
+  // stats: the counters now. Thread-safe.
   TokenEndpointStats stats() const;
 
  private:

@@ -61,10 +61,10 @@ struct TokenCacheOptions {
 
 // TokenCacheStats: counters of a Verifier's token cache (all 0 without one).
 struct TokenCacheStats {
-  std::size_t entries = 0;
-  std::size_t bytes = 0;
-  std::uint64_t hits = 0;
-  std::uint64_t misses = 0;
+  std::size_t entries = 0;      // tokens held now
+  std::size_t bytes = 0;        // what they count against max_bytes
+  std::uint64_t hits = 0;       // verifies answered from the cache
+  std::uint64_t misses = 0;     // verifies it could not answer
   std::uint64_t evictions = 0;  // dropped for room, at exp, or for a changed key set
 };
 
@@ -73,11 +73,11 @@ struct TokenCacheStats {
 struct TOKENPASS_EXPORT Policy {
   // issuers: `iss` must equal one of them. Empty is a mistake unless `any_issuer()`.
   std::vector<std::string> issuers;
-  bool accept_any_issuer = false;
+  bool accept_any_issuer = false;  // any `iss` is accepted; set by any_issuer()
   // audiences: one of the token's `aud` values must equal one of them. Empty is a
   // mistake unless `any_audience()`.
   std::vector<std::string> audiences;
-  bool accept_any_audience = false;
+  bool accept_any_audience = false;  // any `aud` is accepted; set by any_audience()
   // subject: when set, `sub` must equal it.
   std::optional<std::string> subject;
   // algorithms: narrows what the keys accept (empty: no narrowing).
@@ -107,8 +107,8 @@ struct TOKENPASS_EXPORT Policy {
   Clock clock;
   // critical: `crit` header names the service handles itself.
   std::vector<std::string> critical;
-  std::size_t max_token_size = kDefaultMaxTokenSize;
-  JsonLimits json_limits;
+  std::size_t max_token_size = kDefaultMaxTokenSize;  // bytes; a longer token is too_large
+  JsonLimits json_limits;                             // for header and claims (too_large)
   // cache: a cache of verified tokens; off unless `cache.max_entries` is set.
   TokenCacheOptions cache;
   // replay_store: when set, tokens are single use: a token must carry `jti` and `exp`
@@ -138,6 +138,7 @@ struct TOKENPASS_EXPORT Policy {
   std::vector<std::string> typ_if_present;
   std::vector<std::string> header_members;
   bool jwt_svid_keys = false;
+
   // observer: told about every verify (VerifyEvent: issuer label, code, algorithm,
   // cache hit, duration), the token cache, single-use checks and DPoP refusals
   // (metrics.h). Null (the default): nothing is timed or reported.
@@ -175,9 +176,11 @@ class TOKENPASS_EXPORT VerifiedToken {
   // header: the protected header. Its JSON object is built on first use (thread-safe);
   // later calls return the same object.
   const nlohmann::json& header() const noexcept;
+  // claims: the verified claims.
   const Claims& claims() const noexcept { return claims_; }
   // kid: the header's kid ("" when absent). alg: the algorithm that verified.
   const std::string& kid() const noexcept;
+  // alg: the algorithm the signature was verified with (meaningless when introspected()).
   Alg alg() const noexcept { return alg_; }
   // compact: the token exactly as received (white space around it removed).
   const std::string& compact() const noexcept;
@@ -195,6 +198,8 @@ class TOKENPASS_EXPORT VerifiedToken {
   Alg alg_;
 };
 
+// Verifier: checks tokens against a key source and a Policy, and makes VerifiedTokens.
+// Immutable after construction and thread-safe; copies share the keys and the cache.
 class TOKENPASS_EXPORT Verifier {
  public:
   // Verifier checks `policy` once and throws std::invalid_argument when it is
@@ -202,6 +207,7 @@ class TOKENPASS_EXPORT Verifier {
   // leeway outside 0..10 min, a negative max_age, an empty required scope, a null
   // custom check, a cache with no room in bytes, or no key source.
   Verifier(std::shared_ptr<const KeySource> keys, Policy policy);
+  // Verifier with a fixed key set (a StaticKeySource); throws as the other constructor.
   Verifier(KeySet keys, Policy policy);
 
   // verify checks `compact` against the keys and the policy and returns its claims. It
@@ -245,6 +251,7 @@ class TOKENPASS_EXPORT Verifier {
   // signature is not involved). Thread-safe.
   Result<void> check_claims(const Claims& claims) const;
 
+  // policy: the policy it checks.
   const Policy& policy() const noexcept { return policy_; }
 
   // cache_stats: the token cache's counters. Thread-safe. Copies of a Verifier share

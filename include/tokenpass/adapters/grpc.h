@@ -42,12 +42,15 @@ namespace tokenpass {
 struct GrpcMethodRule {
   // scopes: every one granted to the user token (or, without one, the service token).
   std::vector<std::string> scopes;
+
   // roles / any_roles: as ProtectOptions (httplib.h): every one of `roles`, at least one
   // of `any_roles` when it is not empty, found by `GrpcProtectOptions::role_mapping`.
   std::vector<std::string> roles;
   std::vector<std::string> any_roles;
 };
 
+// GrpcProtectOptions: what a GrpcAuth requires of each call besides valid tokens, per
+// method, and how it answers a refusal.
 struct GrpcProtectOptions {
   // realm: the `realm` of the `www-authenticate` challenge.
   std::string realm = "api";
@@ -64,8 +67,8 @@ struct GrpcProtectOptions {
   // insufficient_scope), so that a method added to the service later is closed until
   // it is listed.
   enum class Unlisted { authenticated, refused };
-  Unlisted unlisted = Unlisted::authenticated;
-  RoleMapping role_mapping;
+  Unlisted unlisted = Unlisted::authenticated;  // see Unlisted
+  RoleMapping role_mapping;                     // where the tokens carry their roles
   // allowed_peers: when not empty, only callers whose verified client certificate has
   // one of these identities (PeerCertificate::has_identity) get through; others are
   // PERMISSION_DENIED peer_not_allowed before any token is looked at.
@@ -139,6 +142,7 @@ class TOKENPASS_EXPORT GrpcAuth {
   // challenge: the `www-authenticate` value for a refusal, if it has one.
   std::optional<std::string> challenge(const Error& e, std::string_view method) const;
 
+  // options: as given to the constructor.
   const GrpcProtectOptions& options() const noexcept;
 
   struct State;
@@ -147,6 +151,7 @@ class TOKENPASS_EXPORT GrpcAuth {
   std::shared_ptr<State> state_;
 };
 
+// GrpcCallOptions: how call_credentials may send the tokens.
 struct GrpcCallOptions {
   // allow_insecure: send the tokens on a channel without transport security too (a
   // plaintext hop to a mesh sidecar that adds mTLS). Off: gRPC refuses to send them

@@ -40,18 +40,24 @@
 
 namespace tokenpass {
 
+// HttplibClientOptions: what an HttplibClient trusts, its limits, and the certificate it
+// presents.
 struct HttplibClientOptions {
   // verify_tls: check the server's certificate and host name. Turn off only in tests.
   bool verify_tls = true;
+
   // ca_cert_file / ca_cert_dir: trust these instead of the system store.
   std::string ca_cert_file;
   std::string ca_cert_dir;
+
   // user_agent: sent with every request.
   std::string user_agent = "tokenpass";
+
   // max_header_bytes / max_header_lines: a response whose status line and headers are
   // larger, or have more lines, is refused (http_error) without reading the rest.
   std::size_t max_header_bytes = 64 * 1024;
   std::size_t max_header_lines = 100;
+
   // The client certificate chain and key presented to servers that ask (mTLS): PEM
   // files, or PEM text (the text wins). Empty: none.
   std::string client_cert_file;
@@ -71,6 +77,8 @@ struct HttplibClientOptions {
 // std::invalid_argument when the CA file or directory given cannot be loaded.
 class HttplibClient final : public HttpClient {
  public:
+  // HttplibClient: a client with these options. Throws std::invalid_argument when the CA
+  // file or directory, or the client certificate and key, cannot be loaded.
   explicit HttplibClient(HttplibClientOptions options = {}) : options_(std::move(options)) {
     wire::ClientIdentity identity{options_.client_cert_file, options_.client_key_file, options_.client_cert_pem,
                                   options_.client_key_pem};
@@ -178,15 +186,21 @@ enum class ClientCertificates {
                // PeerCertificate::verified says whether it chained to the client CA
 };
 
+// TlsServerOptions: the server's own certificate and key, and how make_tls_server
+// checks its clients'.
 struct TlsServerOptions {
   // The server's certificate chain and private key: PEM files, or PEM text (the text
   // wins).
   std::string cert_file, key_file;
   std::string cert_pem, key_pem;
+
   // client_ca_file / client_ca_pem: the CA certificates client certificates must chain
   // to (required unless client_certificates is unverified).
   std::string client_ca_file;
   std::string client_ca_pem;
+
+  // client_certificates: whether clients must present a certificate, and whether it is
+  // verified.
   ClientCertificates client_certificates = ClientCertificates::required;
 };
 
@@ -255,6 +269,8 @@ inline std::unique_ptr<httplib::SSLServer> make_tls_server(const TlsServerOption
   return server;
 }
 
+// ProtectOptions: what protect and protect_with_reader require of a request besides
+// valid tokens, and how they answer a refusal.
 struct ProtectOptions {
   // realm: the `realm` of the WWW-Authenticate challenge.
   std::string realm = "api";
@@ -280,12 +296,16 @@ struct ProtectOptions {
   // untrusted_forward). Null: only the connection's own certificate counts, and the
   // headers mean nothing.
   std::shared_ptr<const ForwardedCertificates> forwarded;
+
   // roles / any_roles: roles (found by `role_mapping`) the user token, or without one
   // the service token, must carry: every one of `roles`, and at least one of
   // `any_roles` when it is not empty; otherwise 403 insufficient_role.
   std::vector<std::string> roles;
   std::vector<std::string> any_roles;
+
+  // role_mapping: where the tokens carry their roles (claims.h).
   RoleMapping role_mapping;
+
   // claim_headers: headers an upstream sets from verified claims
   // (Outbound::claim_to_header). They reach the handler only from a caller trusted to
   // set them: one of `claim_header_sources` (by address or the connection's certificate
@@ -297,6 +317,8 @@ struct ProtectOptions {
   std::vector<std::string> claim_header_services;
 };
 
+// ProtectedHandler: a handler that runs only for an authorized request, with its
+// verified tokens.
 using ProtectedHandler =
     std::function<void(const httplib::Request&, httplib::Response&, const RequestContext&)>;
 
@@ -409,6 +431,8 @@ inline httplib::Server::Handler protect(std::shared_ptr<const TokenResolver> res
   };
 }
 
+// ProtectedReaderHandler: as ProtectedHandler, for a content-reader route: the handler
+// reads the body itself.
 using ProtectedReaderHandler = std::function<void(const httplib::Request&, httplib::Response&,
                                                   const httplib::ContentReader&,
                                                   const RequestContext&)>;
@@ -437,6 +461,7 @@ inline httplib::Server::HandlerWithContentReader protect_with_reader(
   };
 }
 
+// TokenEndpointMountOptions: extras for mount_token_endpoint.
 struct TokenEndpointMountOptions {
   // openid_configuration: serve the metadata at /.well-known/openid-configuration too,
   // for clients that look only there. The document stays RFC 8414's: it does not make
@@ -452,14 +477,6 @@ struct TokenEndpointMountOptions {
   std::shared_ptr<const ForwardedCertificates> forwarded;
 };
 
-// mount_token_endpoint serves `endpoint` on `server` at the paths of its own URLs: the
-// token endpoint (POST; any other method is 405), its introspection endpoint when it
-// has one, the RFC 8414 metadata at
-// /.well-known/oauth-authorization-server (plus the issuer's path, RFC 8414 §3), and
-// the JWKS. Throws std::invalid_argument when a URL has a query. The POST body is read
-// by the binding, at most `TokenEndpointOptions::max_body_bytes` + 1 bytes of it (the
-// endpoint refuses a larger one, and the connection is closed); other methods' bodies
-// are buffered by cpp-httplib up to the server's `set_payload_max_length`.
 // serve_metrics: GET `path` answers `metrics.render()` in the Prometheus text format.
 // The route is not protected: serve it where only the scraper reaches (a separate
 // port or listener, or a proxy that does not pass it on).
@@ -472,6 +489,14 @@ inline void serve_metrics(httplib::Server& server, std::shared_ptr<const Prometh
   });
 }
 
+// mount_token_endpoint serves `endpoint` on `server` at the paths of its own URLs: the
+// token endpoint (POST; any other method is 405), its introspection endpoint when it
+// has one, the RFC 8414 metadata at
+// /.well-known/oauth-authorization-server (plus the issuer's path, RFC 8414 §3), and
+// the JWKS. Throws std::invalid_argument when a URL has a query. The POST body is read
+// by the binding, at most `TokenEndpointOptions::max_body_bytes` + 1 bytes of it (the
+// endpoint refuses a larger one, and the connection is closed); other methods' bodies
+// are buffered by cpp-httplib up to the server's `set_payload_max_length`.
 inline void mount_token_endpoint(httplib::Server& server, std::shared_ptr<const TokenEndpoint> endpoint,
                                  TokenEndpointMountOptions options = {}) {
   const auto path_of = [](const std::string& url) {
