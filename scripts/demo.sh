@@ -302,9 +302,9 @@ printf '\n== an opaque token (ledger'"'"'s), explained by the token service'"'"'
 opaque=$(curl -s "${curl_tls[@]}" -u ledger:ledger-secret -d grant_type=client_credentials "$issuer/token" |
   /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 echo "  the token: $opaque (no header, no claims: only its issuer knows)"
-echo "\$ tokenpass introspect --url $issuer/introspect --client-id auditor --client-secret ... --aud product <token>"
+echo "\$ tokenpass introspect --url $issuer/introspect --client-id auditor --client-secret ... --aud product -- <token>"
 SSL_CERT_FILE="$pki/ca.pem" "$tp" introspect --url "$issuer/introspect" --client-id auditor \
-  --client-secret auditor-secret --aud product "$opaque" | sed 's/^/  /'
+  --client-secret auditor-secret --aud product -- "$opaque" | sed 's/^/  /'
 echo "  (exit ${PIPESTATUS[0]}; the same for a token it never issued:)"
 SSL_CERT_FILE="$pki/ca.pem" "$tp" introspect --url "$issuer/introspect" --client-id auditor \
   --client-secret auditor-secret "made-up-token" 2>&1 | sed 's/^/  /' || true
