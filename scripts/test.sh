@@ -23,8 +23,11 @@ done
 tokenpass_setup
 
 build="build/test-$mode"
-cmake_args=(-DCMAKE_BUILD_TYPE=Debug -DTOKENPASS_BUILD_TESTS=ON -DTOKENPASS_BUILD_EXAMPLES=ON
-            -DTOKENPASS_WITH_REDIS=ON -DTOKENPASS_WITH_GRPC=ON)
+# Debug (assertions on) with line-table debug information only (-g1: backtraces still
+# name files and lines; against full -g it saves a tenth of each compile, e.g.
+# token_endpoint.cpp 9.5 -> 8.5 s, claims_test.cpp 5.0 -> 4.2 s, and the run has 15 minutes).
+cmake_args=(-DCMAKE_BUILD_TYPE=Debug "-DCMAKE_CXX_FLAGS_DEBUG=-g1" -DTOKENPASS_BUILD_TESTS=ON
+            -DTOKENPASS_BUILD_EXAMPLES=ON -DTOKENPASS_WITH_REDIS=ON -DTOKENPASS_WITH_GRPC=ON)
 case "$mode" in
   asan) cmake_args+=("-DCMAKE_CXX_FLAGS=-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all")
         export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 ;;

@@ -1,0 +1,1 @@
+// An empty file: the target that builds the precompiled header the guide programs share.
