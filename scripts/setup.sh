@@ -8,7 +8,7 @@ TOKENPASS_PACKAGES=(
   libcpp-httplib-dev                   # the tokenpass::httplib adapter, HTTP tests
   catch2                               # tests
   redis-server libhiredis-dev          # tokenpass::redis and its tests (a real Redis)
-  libgrpc++-dev protobuf-compiler protobuf-compiler-grpc  # tokenpass::grpc, its tests, the demo's gRPC hop
+  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc  # tokenpass::grpc, tests, demo
   python3 python3-jwt python3-cryptography  # interop vectors (PyJWT)
   python3-authlib python3-requests     # a real OAuth client against the token endpoint
   curl openssl                         # the demo (openssl: its throwaway CA)

@@ -64,6 +64,8 @@ class Products final : public shop::v1::Products::Service {
                    shop::v1::Product* resp) override {
     ++runs;
     if (careless_) {
+      ctx->AddInitialMetadata("x-secret", "initial");
+      ctx->AddTrailingMetadata("x-secret", "trailing");
       resp->set_sku(req->sku());
       resp->set_name("secret product");
       return grpc::Status::OK;
@@ -90,6 +92,14 @@ class Products final : public shop::v1::Products::Service {
   grpc::Status List(grpc::ServerContext* ctx, const shop::v1::ListRequest* req,
                     grpc::ServerWriter<shop::v1::Product>* writer) override {
     ++runs;
+    if (careless_) {
+      for (int i = 0; i < req->limit(); ++i) {
+        shop::v1::Product p;
+        p.set_name("secret product");
+        writer->Write(p);
+      }
+      return grpc::Status::OK;
+    }
     return auth_->guard(ctx, [&](const tokenpass::RequestContext& who) {
       for (int i = 0; i < req->limit(); ++i) {
         shop::v1::Product p;
@@ -570,6 +580,31 @@ TEST_CASE("public, unlisted and careless methods", "[grpc]") {
     CHECK(a.challenge == "Bearer realm=\"shop\"");
     CHECK(a.reply.name().empty());
     CHECK(careless.runs() == 1);  // it ran: gRPC's interceptors cannot stop it
+    // Nor does its metadata get out.
+    auto stub = shop::v1::Products::NewStub(careless.plaintext());
+    {
+      grpc::ClientContext ctx;
+      deadline(ctx);
+      shop::v1::GetProductRequest req;
+      shop::v1::Product reply;
+      CHECK(stub->Get(&ctx, req, &reply).error_code() == grpc::StatusCode::UNAUTHENTICATED);
+      CHECK(ctx.GetServerInitialMetadata().count("x-secret") == 0);
+      CHECK(ctx.GetServerTrailingMetadata().count("x-secret") == 0);
+    }
+    // A careless stream: its messages never arrive.
+    {
+      grpc::ClientContext ctx;
+      deadline(ctx);
+      shop::v1::ListRequest req;
+      req.set_limit(5);
+      auto reader = stub->List(&ctx, req);
+      shop::v1::Product p;
+      int leaked = 0;
+      while (reader->Read(&p)) leaked += p.name().empty() ? 0 : 1;
+      const auto status = reader->Finish();
+      CHECK(status.error_code() == grpc::StatusCode::UNAUTHENTICATED);
+      CHECK(leaked == 0);
+    }
     CHECK(get(careless.plaintext(), {bearer(shop.user_token("alice", {"products:read"}))}).reply.name() ==
           "secret product");
   }

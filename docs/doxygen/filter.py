@@ -70,6 +70,8 @@ def main():
         # Track braces in the code part.
         for ch in strip_strings(code):
             if ch == "{":
+                # `template <class T>` before a function is no class.
+                pending = re.sub(r"template\s*<[^{;]*?>", "", pending)
                 stack.append(bool(SCOPE.search(pending)) and "(" not in pending.split("=")[0][-1:] and
                              "=" not in pending)
                 pending = ""

@@ -34,12 +34,13 @@ class Products final : public shop::v1::Products::Service {
       const std::string via =
           who.peer() && !who.peer()->uris.empty() ? " (caller " + who.peer()->uris.front() + ")" : "";
       if (log_) {
-        log_("product (gRPC Reserve): user token of " + *who.user()->claims().subject() + " and service token of " +
-             *who.service()->claims().client_id() + " both verified" + via + "; reserving");
+        log_("product (gRPC Reserve): user token of " + who.user()->claims().subject().value_or("?") +
+             " and service token of " + who.service()->claims().client_id().value_or("?") + " both verified" + via +
+             "; reserving");
       }
       resp->set_sku(req->sku());
       resp->set_quantity(req->quantity());
-      resp->set_reserved_for(*who.user()->claims().subject());
+      resp->set_reserved_for(who.user()->claims().subject().value_or(""));
       return grpc::Status::OK;
     });
   }

@@ -35,6 +35,10 @@ grpc::Status grpc_status(const Error& e) {
 
 // Outcome: what the interceptor decided for one call.
 struct CallOutcome {
+  // call: the gRPC call this outcome is for. A ServerContext may outlive its call's
+  // interceptor, or its address be reused (async API, context allocators): `caller`
+  // answers only for the call that was decided.
+  const grpc_call* call = nullptr;
   std::shared_ptr<const RequestContext> context;  // set when authorized
   std::optional<Error> refusal;
   std::optional<std::string> challenge;
@@ -104,14 +108,18 @@ struct GrpcAuth::State {
     return www_authenticate(e, options.realm, scopes, options.with_description);
   }
 
-  std::shared_ptr<const CallOutcome> decide(const grpc::ServerContextBase& ctx, std::string_view method,
+  // decide: the outcome for a call. May throw only std::bad_alloc (the interceptor then
+  // refuses the call).
+  std::shared_ptr<const CallOutcome> decide(const grpc::ServerContextBase& ctx, const grpc_call* call,
+                                            std::string_view method,
                                             const std::multimap<grpc::string_ref, grpc::string_ref>& metadata) const {
     auto outcome = std::make_shared<CallOutcome>();
+    outcome->call = call;
     Result<RequestContext> decided = make_error(errc::internal_error, "the call could not be checked");
     try {
       decided = authorize(ctx, method, metadata);
-    } catch (const std::exception&) {
-      // Only allocation can throw here; the call is refused, never let through.
+    } catch (...) {
+      // A resolver or a callback that threw: the call is refused, never let through.
     }
     if (decided) {
       outcome->context = std::make_shared<const RequestContext>(std::move(*decided));
@@ -151,32 +159,45 @@ class CallInterceptor final : public grpc::experimental::Interceptor {
   }
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
-    if (methods->QueryInterceptionHookPoint(Hook::POST_RECV_INITIAL_METADATA) && !outcome_) {
-      const grpc::ServerContextBase* ctx = info_->server_context();
-      outcome_ = state_->decide(*ctx, info_->method() ? info_->method() : "", *methods->GetRecvInitialMetadata());
-      std::lock_guard<std::mutex> lock(state_->mu);
-      state_->calls[ctx] = outcome_;
-      registered_ = true;
-    }
-    const bool refused = !outcome_ || outcome_->refusal;
-    if (refused && methods->QueryInterceptionHookPoint(Hook::PRE_SEND_MESSAGE)) {
-      // A handler that did not ask: nothing of its answer reaches the caller.
-      if (grpc::ByteBuffer* message = methods->GetSerializedSendMessage()) message->Clear();
-    }
-    if (refused && methods->QueryInterceptionHookPoint(Hook::PRE_SEND_STATUS)) {
-      const Error refusal = outcome_ && outcome_->refusal
-                                ? *outcome_->refusal
-                                : make_error(errc::internal_error, "the call's metadata was not seen");
-      methods->ModifySendStatus(grpc_status(refusal));
-      auto* trailers = methods->GetSendTrailingMetadata();
-      if (outcome_ && outcome_->challenge && trailers->count("www-authenticate") == 0) {
-        trailers->emplace("www-authenticate", *outcome_->challenge);
-      }
+    try {
+      intercept(methods);
+    } catch (...) {
+      // Out of memory: the call is refused (`outcome_` stays unset or refused) and goes on.
     }
     methods->Proceed();
   }
 
  private:
+  void intercept(grpc::experimental::InterceptorBatchMethods* methods) {
+    if (methods->QueryInterceptionHookPoint(Hook::POST_RECV_INITIAL_METADATA) && !outcome_) {
+      grpc::ServerContextBase* ctx = info_->server_context();
+      outcome_ = state_->decide(*ctx, ctx->c_call(), info_->method() ? info_->method() : "",
+                                *methods->GetRecvInitialMetadata());
+      std::lock_guard<std::mutex> lock(state_->mu);
+      state_->calls[ctx] = outcome_;
+      registered_ = true;
+    }
+    const bool refused = !outcome_ || outcome_->refusal;
+    if (!refused) return;
+    // A handler that did not ask: nothing of its answer reaches the caller, neither its
+    // messages nor its metadata.
+    if (methods->QueryInterceptionHookPoint(Hook::PRE_SEND_INITIAL_METADATA)) {
+      methods->GetSendInitialMetadata()->clear();
+    }
+    if (methods->QueryInterceptionHookPoint(Hook::PRE_SEND_MESSAGE)) {
+      if (grpc::ByteBuffer* message = methods->GetSerializedSendMessage()) message->Clear();
+    }
+    if (methods->QueryInterceptionHookPoint(Hook::PRE_SEND_STATUS)) {
+      const Error refusal = outcome_ && outcome_->refusal
+                                ? *outcome_->refusal
+                                : make_error(errc::internal_error, "the call's metadata was not seen");
+      methods->ModifySendStatus(grpc_status(refusal));
+      auto* trailers = methods->GetSendTrailingMetadata();
+      trailers->clear();
+      if (outcome_ && outcome_->challenge) trailers->emplace("www-authenticate", *outcome_->challenge);
+    }
+  }
+
   std::shared_ptr<const GrpcAuth::State> state_;
   grpc::experimental::ServerRpcInfo* info_;
   std::shared_ptr<const CallOutcome> outcome_;
@@ -216,7 +237,10 @@ Result<std::shared_ptr<const RequestContext>> GrpcAuth::caller(const grpc::Serve
     const auto found = state_->calls.find(ctx);
     if (found != state_->calls.end()) outcome = found->second;
   }
-  if (!outcome) return make_error(errc::internal_error, "this GrpcAuth's interceptor did not see the call");
+  // The record must be this very call's (not an earlier call's at the same address).
+  if (!outcome || outcome->call != const_cast<grpc::ServerContextBase*>(ctx)->c_call()) {  // NOLINT: c_call is not const
+    return make_error(errc::internal_error, "this GrpcAuth's interceptor did not see the call");
+  }
   if (outcome->refusal) return *outcome->refusal;
   return outcome->context;
 }
@@ -268,7 +292,7 @@ class OutboundPlugin final : public grpc::MetadataCredentialsPlugin {
         metadata->emplace(std::move(key), value);
       }
       return grpc::Status::OK;
-    } catch (const std::exception&) {
+    } catch (...) {
       return grpc::Status(grpc::StatusCode::INTERNAL, std::string(to_string(errc::internal_error)));
     }
   }

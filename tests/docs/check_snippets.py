@@ -22,6 +22,8 @@ import sys
 MARKER = re.compile(r"^<!-- snippet: (\S+) ((?:\S+ )*\S+) -->\s*$")
 BEGIN = re.compile(r"^\s*// \[snippet:([A-Za-z0-9_.-]+)\]\s*$")
 END = re.compile(r"^\s*// \[/snippet\]\s*$")
+# A C++ block however it is fenced (```cpp, ```c++, ~~~cc, ```cpp title=...): all checked.
+FENCE = re.compile(r"^(```|~~~)\s*(cpp|c\+\+|cc|cxx|hpp|h)(?=$|[\s{])")
 
 
 def regions(path):
@@ -63,11 +65,11 @@ def check(root, write):
         changed = False
         while i < len(text):
             line = text[i]
-            if line.strip() == "```cpp":
+            if FENCE.match(line.strip()):
                 blocks += 1
                 marker = MARKER.match(text[i - 1]) if i > 0 else None
                 end = i + 1
-                while end < len(text) and text[end].strip() != "```":
+                while end < len(text) and text[end].strip() not in ("```", "~~~"):
                     end += 1
                 body = text[i + 1:end]
                 where = f"{os.path.relpath(page, root)}:{i + 1}"
@@ -79,6 +81,11 @@ def check(root, write):
                 source, names = marker.group(1), marker.group(2).split()
                 name = " ".join(names)
                 path = os.path.join(root, source)
+                if not re.fullmatch(r"examples/guide/[A-Za-z0-9_]+\.cpp", source):
+                    errors.append(f"{where}: {source} is not a program under examples/guide/ (only those are built)")
+                    out.extend(text[i:end + 1])
+                    i = end + 1
+                    continue
                 if not os.path.isfile(path):
                     errors.append(f"{where}: {source} does not exist")
                     out.extend(text[i:end + 1])
@@ -100,7 +107,7 @@ def check(root, write):
                     out.extend(text[i:end + 1])
                 elif region != body:
                     if write:
-                        out.extend(["```cpp"] + region + ["```"])
+                        out.extend([text[i]] + region + [text[end]])
                         changed = True
                     else:
                         errors.append(f"{where}: the block differs from {source} [{name}] "

@@ -104,9 +104,9 @@ TOKENPASS_EXPORT grpc::Status grpc_status(const Error& e);
 //     return auth->guard(ctx, [&](const tokenpass::RequestContext& who) { ... });
 //   }
 //
-// A refused call ends with its refusal whatever the handler returns, and any response
-// message the handler sends is replaced by an empty one: a handler that forgets to ask
-// leaks nothing. It still runs, though (gRPC's interceptors cannot stop it): start every
+// A refused call ends with its refusal whatever the handler returns, and nothing the
+// handler sends (messages, initial or trailing metadata) reaches the caller: a handler
+// that forgets to ask leaks nothing. It still runs, though (gRPC's interceptors cannot stop it): start every
 // handler with `guard`. Thread-safe.
 class TOKENPASS_EXPORT GrpcAuth {
  public:
